@@ -1,0 +1,88 @@
+"""Reads for the codebook and codings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from analysis.frequencies import CodeNode, CodingFact, code_frequencies
+from interviews.access import StudyAccess
+from interviews.models import Transcript
+from interviews.selectors import visible_codings
+
+from .models import Code, Coding, Layer
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    code: Code
+    depth: int
+    path: tuple[str, ...]
+    codings: int  # codings of this code and its descendants, in the layers the caller sees
+    transcripts: int
+    participants: int
+
+
+def code_tree(access: StudyAccess) -> list[TreeRow]:
+    """The study's codes in tree order with subtree counts over the caller's visible codings. Two queries."""
+    codes = list(Code.objects.filter(study=access.study).order_by("position", "name"))
+    facts = (
+        CodingFact(*row)
+        for row in visible_codings(access).values_list("code_id", "transcript_id", "transcript__participant_id")
+    )
+    freq = code_frequencies([CodeNode(c.pk, c.parent_id) for c in codes], facts)
+    children: dict[int | None, list[Code]] = {}
+    for code in codes:
+        children.setdefault(code.parent_id, []).append(code)
+    rows: list[TreeRow] = []
+
+    def walk(parent_id: int | None, depth: int, path: tuple[str, ...]) -> None:
+        for code in children.get(parent_id, []):
+            f = freq[code.pk]
+            here = (*path, code.name)
+            rows.append(TreeRow(code, depth, here, f.segments, f.transcripts, f.participants))
+            walk(code.pk, depth + 1, here)
+
+    walk(None, 0, ())
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class LayerChoice:
+    key: str  # "all", "consensus" or "coder:<username>"
+    label: str
+
+
+def layer_choices(access: StudyAccess, transcript: Transcript | None = None) -> list[LayerChoice]:
+    """The layers the caller may look at."""
+    if not access.sees_all_layers:
+        return [LayerChoice(f"coder:{access.user.get_username()}", "My codings")]
+    coder_ids = Coding.objects.filter(transcript__study=access.study, layer=Layer.CODER)
+    if transcript is not None:
+        coder_ids = coder_ids.filter(transcript=transcript)
+    users = get_user_model().objects.filter(pk__in=coder_ids.values("coder_id")).order_by("username")
+    choices = [LayerChoice("all", "All layers")]
+    choices += [LayerChoice(f"coder:{u.get_username()}", u.get_username()) for u in users]
+    choices.append(LayerChoice("consensus", "Consensus"))
+    return choices
+
+
+def transcript_codings(access: StudyAccess, transcript: Transcript, layer_key: str) -> QuerySet[Coding]:
+    """The codings of one transcript in the chosen layer, restricted to what the caller may see."""
+    codings = visible_codings(access).filter(transcript=transcript)
+    if layer_key == "consensus":
+        codings = codings.filter(layer=Layer.CONSENSUS)
+    elif layer_key.startswith("coder:"):
+        codings = codings.filter(layer=Layer.CODER, coder__username=layer_key.removeprefix("coder:"))
+    return codings.select_related("code", "coder").order_by("start", "end", "id")
+
+
+def choose_layer(access: StudyAccess, requested: Any) -> str:
+    """The layer key to show: a coder under blind coding always gets their own layer, whatever was asked."""
+    if not access.sees_all_layers:
+        return f"coder:{access.user.get_username()}"
+    if isinstance(requested, str) and (requested in ("all", "consensus") or requested.startswith("coder:")):
+        return requested
+    return "all"

@@ -1,0 +1,157 @@
+"""Studies, their members, participants with typed attributes, transcripts and the audit log.
+
+Models hold data and constraints only; every write goes through ``interviews.services``.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from taggit.managers import TaggableManager
+
+
+class Study(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    # Blind coding: coders see and change only their own codings. On by default for new studies.
+    blind_coding = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    PI = "pi", "Principal investigator"
+    CODER = "coder", "Coder"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "study"], name="membership_unique_user_study"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.study}"
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Yes/no"
+    CHOICE = "choice", "Choice"
+
+
+class Attribute(models.Model):
+    """The definition of one participant attribute in a study (gender, age band, migration, ...)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=AttributeType.choices, default=AttributeType.TEXT)
+    # Allowed values, in display order, for type "choice".
+    choices = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "study", name="attribute_unique_name_in_study"),
+            models.CheckConstraint(condition=models.Q(type__in=AttributeType.values), name="attribute_type_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Participant(models.Model):
+    """An interviewee, known only by a pseudonymous label such as ``P07``."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    label = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [models.UniqueConstraint(fields=["study", "label"], name="participant_unique_label")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class AttributeValue(models.Model):
+    """One participant's value of one attribute, stored in canonical text form (see ``interviews.attributes``)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="values")
+    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="values")
+    value = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "attribute"], name="attributevalue_one_per_participant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute.name}={self.value}"
+
+
+class Transcript(models.Model):
+    """An anonymised interview transcript. ``text`` is what every coding offset indexes (Unicode code points)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="transcripts")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="transcripts")
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the UTF-8 text")
+    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 tag, e.g. en or zh")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    tags = TaggableManager(blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["study", "content_hash"], name="transcript_study_hash")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AuditEvent(models.Model):
+    """Who did what, when. Written by services; never edited (the admin is read-only)."""
+
+    study = models.ForeignKey(Study, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events")
+    # Kept as plain values so a deleted study or user still leaves a readable tombstone.
+    study_slug = models.CharField(max_length=80, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["study", "action"], name="audit_study_action")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"

@@ -1,0 +1,68 @@
+"""Reads for studies, members, participants and transcripts."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from codebook.models import Coding, Layer
+
+from .access import StudyAccess
+from .models import AttributeValue, Membership, Participant, Transcript
+
+
+def studies_for_user(user: Any) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("study")
+        .annotate(
+            n_transcripts=Count("study__transcripts", distinct=True),
+            n_participants=Count("study__participants", distinct=True),
+        )
+        .order_by("study__name")
+    )
+
+
+def study_members(access: StudyAccess) -> QuerySet[Membership]:
+    return Membership.objects.filter(study=access.study).select_related("user").order_by("role", "user__username")
+
+
+def visible_codings(access: StudyAccess) -> QuerySet[Coding]:
+    """Codings of the study the caller may see: with blind coding a coder sees only their own layer."""
+    codings = Coding.objects.filter(transcript__study=access.study)
+    if not access.sees_all_layers:
+        codings = codings.filter(layer=Layer.CODER, coder=access.user)
+    return codings
+
+
+def study_transcripts(access: StudyAccess) -> list[dict[str, Any]]:
+    """Transcripts with participant and, per visible layer, the number of codings (progress)."""
+    transcripts = list(
+        Transcript.objects.filter(study=access.study)
+        .select_related("participant")
+        .prefetch_related("tags")
+        .order_by("participant__label", "title")
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        visible_codings(access)
+        .values("transcript_id", "layer", "coder__username")
+        .annotate(n=Count("id"))
+        .order_by("transcript_id", "layer", "coder__username")
+    )
+    for row in rows:
+        label = "consensus" if row["layer"] == Layer.CONSENSUS else row["coder__username"]
+        counts[row["transcript_id"]][label] = counts[row["transcript_id"]].get(label, 0) + row["n"]
+    return [
+        {"transcript": t, "participant": t.participant, "length": len(t.text), "counts": counts.get(t.pk, {})}
+        for t in transcripts
+    ]
+
+
+def participant_attributes(participant: Participant) -> list[tuple[str, str]]:
+    values = AttributeValue.objects.filter(participant=participant).select_related("attribute")
+    return [
+        (v.attribute.name, v.value)
+        for v in sorted(values, key=lambda v: (v.attribute.position, v.attribute.name))
+    ]

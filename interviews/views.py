@@ -1,0 +1,151 @@
+"""Pages for studies, members and transcripts. Thin: access check, selector or service, template."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from codebook.highlight import Span, runs_for_ranges
+from codebook.selectors import choose_layer, code_tree, layer_choices, transcript_codings
+from workbench.errors import Conflict
+
+from . import selectors, services
+from .access import access_study, access_transcript
+from .models import Role
+from .turns import paragraphs
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and database reachability for the container health check."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+@require_GET
+def study_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "interviews/study_list.html", {"memberships": selectors.studies_for_user(request.user)})
+
+
+@login_required
+@require_GET
+def study_home(request: HttpRequest, slug: str) -> HttpResponse:
+    access = access_study(request.user, slug)
+    return render(
+        request,
+        "interviews/study_home.html",
+        {
+            "access": access,
+            "study": access.study,
+            "transcripts": selectors.study_transcripts(access),
+            "tree": code_tree(access),
+            "members": selectors.study_members(access),
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, slug: str) -> HttpResponse:
+    access = access_study(request.user, slug, manage=True)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            user = services.user_by_username(request.POST.get("username", "").strip())
+            if action == "remove":
+                services.membership_remove(study=access.study, user=user, actor=request.user)
+                messages.success(request, f"{user.get_username()} was removed from the study.")
+            elif action == "set":
+                role = request.POST.get("role", "")
+                services.membership_set(study=access.study, user=user, role=role, actor=request.user)
+                messages.success(request, f"{user.get_username()} is now {Role(role).label.lower()}.")
+            else:
+                raise ValidationError("Unknown action.")
+        except (ValidationError, Conflict, ValueError) as exc:
+            messages.error(request, _message(exc))
+            return render(
+                request,
+                "interviews/members.html",
+                {"access": access, "study": access.study, "members": selectors.study_members(access),
+                 "roles": Role.choices},
+                status=409 if isinstance(exc, Conflict) else 400,
+            )
+        return redirect("members", slug=access.study.slug)
+    return render(
+        request,
+        "interviews/members.html",
+        {"access": access, "study": access.study, "members": selectors.study_members(access), "roles": Role.choices},
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access = access_study(request.user, slug)
+    transcript = access_transcript(access, pk)
+    layer = choose_layer(access, request.GET.get("layer"))
+    codings = list(transcript_codings(access, transcript, layer))
+    by_id = {c.pk: c for c in codings}
+    paras = paragraphs(transcript.text)
+    ranges: list[tuple[int, int]] = []
+    for p in paras:
+        if p.speaker is not None:
+            ranges.append((p.start, p.body_start))
+        ranges.append((p.body_start, p.end))
+    runs = iter(runs_for_ranges(ranges, (Span(c.pk, c.start, c.end) for c in codings)))
+    text = transcript.text
+    blocks = []
+    for p in paras:
+        label_runs = next(runs) if p.speaker is not None else []
+        body_runs = next(runs)
+        blocks.append(
+            {
+                "speaker": p.speaker,
+                "label": [_run_view(text, r, by_id) for r in label_runs],
+                "body": [_run_view(text, r, by_id) for r in body_runs],
+            }
+        )
+    return render(
+        request,
+        "interviews/transcript.html",
+        {
+            "access": access,
+            "study": access.study,
+            "transcript": transcript,
+            "attributes": selectors.participant_attributes(transcript.participant),
+            "blocks": blocks,
+            "codings": codings,
+            "layer": layer,
+            "layers": layer_choices(access, transcript),
+        },
+    )
+
+
+def _run_view(text: str, run, by_id) -> dict:
+    view = {"text": text[run.start : run.end], "ids": " ".join(map(str, run.codings))}
+    if run.codings:
+        inner = by_id[run.codings[0]]
+        view["color"] = inner.code.color
+        view["outer"] = by_id[run.codings[1]].code.color if len(run.codings) > 1 else None
+        view["depth"] = len(run.codings)
+        view["title"] = "; ".join(
+            f"{by_id[i].code.name} ({by_id[i].coder.get_username()}"
+            f"{', consensus' if by_id[i].layer == 'consensus' else ''})"
+            for i in run.codings
+        )
+    return view
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)

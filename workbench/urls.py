@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from analysis import views as analysis_views
+from interviews import views as interview_views
+
+urlpatterns = [
+    path("", interview_views.study_list, name="study_list"),
+    path("healthz/", interview_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("studies/<slug:slug>/", interview_views.study_home, name="study_home"),
+    path("studies/<slug:slug>/members/", interview_views.members, name="members"),
+    path("studies/<slug:slug>/transcripts/<int:pk>/", interview_views.transcript_view, name="transcript"),
+    path("studies/<slug:slug>/analysis/", analysis_views.analysis_home, name="analysis_home"),
+    path("studies/<slug:slug>/analysis/runs/<int:pk>/", analysis_views.run_detail, name="run_detail"),
+    path("admin/", admin.site.urls),
+]
