@@ -1,0 +1,174 @@
+"""The permission walk: every URL the project serves, for every persona, gets the expected status.
+
+A URL added to ``workbench/urls.py`` without an entry here fails ``test_every_url_is_walked``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from analysis.models import AnalysisRun
+from analysis.services import analysis_request
+from interviews.models import AuditEvent, Membership
+
+PERSONAS = ("anonymous", "pi", "coder", "other_coder", "viewer", "outsider")
+MEMBERS = ("pi", "coder", "other_coder", "viewer")
+
+
+def statuses(anonymous: int, members: int | dict[str, int], outsider: int) -> dict[str, int]:
+    result = {"anonymous": anonymous, "outsider": outsider}
+    for persona in MEMBERS:
+        result[persona] = members[persona] if isinstance(members, dict) else members
+    return result
+
+
+@dataclass
+class Check:
+    url: Callable  # world -> url
+    get: dict[str, int] | None
+    post: dict[str, int] | None = None
+    post_data: Callable = field(default=lambda world: {})
+
+
+LOGIN_REDIRECT = 302
+
+CHECKS: dict[str, Check] = {
+    "study_list": Check(lambda w: reverse("study_list"), get=statuses(LOGIN_REDIRECT, 200, 200),
+                        post=statuses(LOGIN_REDIRECT, 405, 405)),
+    "healthz": Check(lambda w: reverse("healthz"), get=statuses(200, 200, 200), post=statuses(405, 405, 405)),
+    "login": Check(lambda w: reverse("login"), get=statuses(200, 302, 302)),
+    "logout": Check(lambda w: reverse("logout"), get=statuses(405, 405, 405), post=statuses(302, 302, 302)),
+    "study_home": Check(lambda w: reverse("study_home", args=[w.study.slug]),
+                        get=statuses(LOGIN_REDIRECT, 200, 404), post=statuses(LOGIN_REDIRECT, 405, 405)),
+    "members": Check(
+        lambda w: reverse("members", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {"action": "set", "username": "viewer", "role": "viewer"},
+    ),
+    "transcript": Check(lambda w: reverse("transcript", args=[w.study.slug, w.transcript.pk]),
+                        get=statuses(LOGIN_REDIRECT, 200, 404), post=statuses(LOGIN_REDIRECT, 405, 405)),
+    "analysis_home": Check(
+        lambda w: reverse("analysis_home", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, 302, 404),
+        post_data=lambda w: {"kind": "frequencies"},
+    ),
+    "run_detail": Check(
+        lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
+        # The PI's run covers every coder's layer: under blind coding coders do not see it.
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 200}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+}
+
+
+def _named_patterns(patterns, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace == "admin":
+                continue  # Django's admin checks staff status itself; see test_admin_requires_staff
+            names |= _named_patterns(p.url_patterns, prefix)
+        elif isinstance(p, URLPattern) and p.name:
+            names.add(p.name)
+    return names
+
+
+def test_every_url_is_walked():
+    assert _named_patterns(get_resolver().url_patterns) == set(CHECKS)
+
+
+@pytest.fixture
+def walk_world(world):
+    with_run = world
+    with_run.run = analysis_request(study=world.study, kind="frequencies", parameters={}, user=world.users["pi"])
+    return with_run
+
+
+def _client_for(client, world, persona):
+    client.logout()
+    if persona != "anonymous":
+        client.force_login(world.users[persona])
+    return client
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_get_status(client, walk_world, name, persona):
+    check = CHECKS[name]
+    if check.get is None:
+        pytest.skip("no GET")
+    response = _client_for(client, walk_world, persona).get(check.url(walk_world))
+    assert response.status_code == check.get[persona], (name, persona, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CHECKS.items() if c.post))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_post_status(client, walk_world, name, persona):
+    check = CHECKS[name]
+    response = _client_for(client, walk_world, persona).post(check.url(walk_world), check.post_data(walk_world))
+    assert response.status_code == check.post[persona], (name, persona, response.status_code)
+
+
+def test_anonymous_is_sent_to_login_with_next(client, world):
+    url = reverse("study_home", args=[world.study.slug])
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login")) and "next=" in response["Location"]
+
+
+def test_another_studys_transcript_is_404_even_for_the_pi(login, world):
+    client = login(world.users["pi"])
+    response = client.get(reverse("transcript", args=[world.study.slug, world.other_transcript.pk]))
+    assert response.status_code == 404
+    assert b"Confidential" not in response.content
+
+
+def test_another_studys_run_is_404(login, world):
+    foreign_run = analysis_request(study=world.other_study, kind="frequencies", parameters={},
+                                   user=world.users["outsider"])
+    client = login(world.users["pi"])
+    assert client.get(reverse("run_detail", args=[world.study.slug, foreign_run.pk])).status_code == 404
+
+
+def test_non_member_404_does_not_leak_existence(login, world):
+    client = login(world.users["outsider"])
+    existing = client.get(reverse("study_home", args=[world.study.slug]))
+    missing = client.get(reverse("study_home", args=["no-such-study"]))
+    assert existing.status_code == missing.status_code == 404
+
+
+def test_coder_cannot_change_members(login, world):
+    client = login(world.users["coder"])
+    response = client.post(reverse("members", args=[world.study.slug]),
+                           {"action": "set", "username": "coder", "role": "pi"})
+    assert response.status_code == 403
+    assert Membership.objects.get(study=world.study, user=world.users["coder"]).role == "coder"
+
+
+def test_removed_member_loses_access_on_next_request(login, world):
+    client = login(world.users["coder"])
+    url = reverse("study_home", args=[world.study.slug])
+    assert client.get(url).status_code == 200
+    pi = login(world.users["pi"])
+    pi.post(reverse("members", args=[world.study.slug]), {"action": "remove", "username": "coder"})
+    client.force_login(world.users["coder"])
+    assert client.get(url).status_code == 404
+    assert AuditEvent.objects.filter(study=world.study, action="member.remove").count() == 1
+
+
+def test_admin_requires_staff(login, world):
+    client = login(world.users["pi"])
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_run_requested_by_coder_is_their_own_layer(login, world):
+    client = login(world.users["coder"])
+    client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "frequencies", "layer": "consensus"})
+    run = AnalysisRun.objects.get(requested_by=world.users["coder"])
+    assert run.parameters == {"layer": "coder", "coders": ["coder"]}
