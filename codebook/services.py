@@ -16,6 +16,7 @@ from .presets import TEMPLATES, PresetCode
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_CODE_NAME = 200
+PATH_SEPARATOR = " > "
 
 
 def _clean_code_name(name: str) -> str:
@@ -24,8 +25,8 @@ def _clean_code_name(name: str) -> str:
         raise ValidationError("A code needs a name.")
     if len(name) > MAX_CODE_NAME:
         raise ValidationError(f"A code name can have at most {MAX_CODE_NAME} characters.")
-    if ">" in name:
-        raise ValidationError("A code name cannot contain '>', which separates the levels of a code path.")
+    if PATH_SEPARATOR in name:
+        raise ValidationError(f"A code name cannot contain {PATH_SEPARATOR!r}, which separates the levels of a path.")
     return name
 
 

@@ -9,8 +9,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A label is one to three short words (Latin or CJK) followed by an ASCII or full-width colon.
-SPEAKER_RE = re.compile(r"^[ \t]*((?:[^\W\d_]|\d){1,24}(?:[ .\-](?:[^\W_]){1,24}){0,2})[ \t]*[:：][ \t]*", re.UNICODE)
+# A candidate label: up to 40 characters without a colon, then an ASCII or full-width colon.
+LABEL_RE = re.compile(r"^[ \t]*([^:：\n]{1,40}?)[ \t]*[:：][ \t]*")
+WORD_RE = re.compile(r"^[^\W_][\w.'\-]{0,23}$")
+
+
+def is_label(candidate: str) -> bool:
+    """One word (``Interviewer``, ``R``, ``P07``, ``访谈者``), or up to three words that each start with a capital
+    letter or a digit (``Speaker 2``, ``Participant A``), so an ordinary sentence ending in a colon is no label."""
+    words = candidate.split()
+    if not 1 <= len(words) <= 3 or not all(WORD_RE.match(w) for w in words):
+        return False
+    if len(words) == 1:
+        return True
+    return all(w[0].isupper() or w[0].isdigit() for w in words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +42,8 @@ def paragraphs(text: str) -> list[Paragraph]:
         position = end + 1
         if not line.strip():
             continue
-        match = SPEAKER_RE.match(line)
-        if match and len(line) > match.end():
+        match = LABEL_RE.match(line)
+        if match and len(line) > match.end() and is_label(match.group(1)):
             result.append(Paragraph(start, end, match.group(1), start + match.end()))
         else:
             result.append(Paragraph(start, end, None, start))

@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     require = os.environ.get("WORKBENCH_TEST_REQUIRE_SERVICES") == "1"
     env = dict(os.environ)
     workdir = Path(tempfile.mkdtemp(prefix="workbench-test-"))
-    os.chmod(workdir, 0o755)
+    os.chmod(workdir, 0o755)  # noqa: S103 - the postgres user must reach its data directory inside
     env["WORKBENCH_VAR_DIR"] = str(workdir / "var")
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"):
         env.pop(name, None)  # the suite decides its own configuration

@@ -54,6 +54,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 VAR_DIR = Path(env_str("WORKBENCH_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", default=True)
+# DEBUG=0 means production. Kept apart from DEBUG because the test runner turns DEBUG off by itself.
+PRODUCTION = not DEBUG
 
 if DEBUG:
     # Embedded default / development: a key generated once and kept in var/, localhost only.

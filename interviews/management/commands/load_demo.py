@@ -14,7 +14,7 @@ class Command(BaseCommand):
                             help="load the demo even with DEBUG=0 (the demo logins have a published password)")
 
     def handle(self, *args, **options):
-        if not settings.DEBUG and not options["force"]:
+        if settings.PRODUCTION and not options["force"]:
             raise CommandError("refusing to create demo users with a published password in production (DEBUG=0)")
         study, created = demo_load()
         verb = "Created" if created else "Already present:"
