@@ -1,6 +1,8 @@
 """Pure computation modules: hand examples plus property tests against plain reference implementations."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,7 +129,7 @@ def test_runs_equal_per_character_coverage(data):
             continue
         assert [r.start for r in runs] == [start] + [r.end for r in runs[:-1]]
         assert (runs[-1].end if runs else start) == end
-        for a, b in zip(runs, runs[1:], strict=False):
+        for a, b in itertools.pairwise(runs):
             assert a.codings != b.codings
         for run in runs:
             for position in range(run.start, run.end):
@@ -148,7 +150,7 @@ def test_speaker_turns_in_english_and_chinese():
     assert text[paras[0].body_start : paras[0].end] == "Hello there"
 
 
-@pytest.mark.parametrize("line", ["He said this: nothing more.", "and then: more", "A very long sentence that goes on: x"])
+@pytest.mark.parametrize("line", ["He said this: nothing more.", "and then: more", "A long sentence goes on: x"])
 def test_colon_inside_a_sentence_is_not_a_speaker(line):
     (para,) = paragraphs(line + "\n")
     assert para.speaker is None and para.body_start == para.start
