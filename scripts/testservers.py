@@ -137,6 +137,8 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="workbench-test-"))
     os.chmod(workdir, 0o755)  # noqa: S103 - the postgres user must reach its data directory inside
     env["WORKBENCH_VAR_DIR"] = str(workdir / "var")
+    # The live-server threads of the browser tests must not keep connections that block dropping the test database.
+    env["CONN_MAX_AGE"] = "0"
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"):
         env.pop(name, None)  # the suite decides its own configuration
     servers: list[PostgresServer | RedisServer] = []

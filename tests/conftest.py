@@ -14,6 +14,8 @@ from codebook.services import code_create, coding_apply
 from interviews import services
 from interviews.models import Participant, Role, Study, Transcript
 
+pytest_plugins = ["tests.browser"]
+
 PASSWORD = "persona-password-1"
 REDIS_URL = os.environ.get("WORKBENCH_TEST_REDIS_URL", "")
 
@@ -30,18 +32,21 @@ def pytest_report_header(config) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Persona accounts are made in every test: a fast hasher keeps that cheap (production keeps PBKDF2)."""
+def _fast_password_hashing(request, settings):
+    """Persona accounts are made in every test: a fast hasher keeps that cheap (production keeps PBKDF2).
+    Integration tests keep the real hashers: their passwords are checked by separate server processes."""
+    if request.node.get_closest_marker("integration"):
+        return
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
-def _celery_eager():
-    """Unit and view tests run tasks in-process; integration tests switch to the real broker themselves."""
+def _celery_eager(request):
+    """Unit and view tests run tasks in-process; integration tests send them to the real broker."""
     from workbench.celery import app
 
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    app.conf.task_always_eager = not request.node.get_closest_marker("integration")
     yield
     app.conf.task_always_eager = previous
 

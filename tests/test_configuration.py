@@ -32,7 +32,8 @@ PROBE = (
 
 def run_python(code_or_args: list[str], env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CONN_MAX_AGE",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env["WORKBENCH_VAR_DIR"] = str(tmp_path / "var")
     env["DJANGO_SETTINGS_MODULE"] = "workbench.settings"
     env.update(env_extra)

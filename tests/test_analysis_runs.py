@@ -1,0 +1,86 @@
+"""Analysis runs: the claim, success, failure, staleness and an unreachable queue."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from analysis import services
+from analysis.models import AnalysisRun
+
+
+def new_run(world, **parameters):
+    return AnalysisRun.objects.create(study=world.study, kind="frequencies",
+                                      parameters={"layer": "coder", "coders": [], **parameters})
+
+
+def test_claim_is_conditional(world):
+    run = new_run(world)
+    assert services.run_claim(run_id=run.pk) is True
+    assert services.run_claim(run_id=run.pk) is False
+    run.refresh_from_db()
+    assert run.status == "running" and run.attempts == 1 and run.started_at
+
+
+def test_execute_records_done_and_a_second_delivery_is_skipped(world):
+    run = new_run(world)
+    assert services.run_execute(run_id=run.pk) == "done"
+    assert services.run_execute(run_id=run.pk) == "skipped"
+    run.refresh_from_db()
+    assert run.status == "done" and run.progress == 100 and run.attempts == 1 and run.finished_at
+    assert run.result["n"] == 1
+
+
+def test_layer_and_coder_filters(world):
+    only_other = services.compute_frequencies(world.study, {"layer": "coder", "coders": ["other_coder"]})
+    rows = {tuple(r["path"]): r for r in only_other["rows"]}
+    assert rows[("Social networks", "Kinship")]["segments"] == 0
+    assert rows[("Social networks", "Alumni")]["segments"] == 1
+    consensus = services.compute_frequencies(world.study, {"layer": "consensus"})
+    assert all(r["segments"] == 0 for r in consensus["rows"])
+
+
+def test_failure_is_recorded_with_the_error(world, monkeypatch):
+    def explode(study, parameters):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(services.COMPUTE, "frequencies", explode)
+    run = new_run(world)
+    assert services.run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and "disk on fire" in run.error and run.finished_at
+
+
+def test_stale_running_runs_are_failed(world, settings):
+    settings.ANALYSIS_RUN_TIMEOUT = 60
+    run = new_run(world)
+    services.run_claim(run_id=run.pk)
+    AnalysisRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(seconds=61))
+    fresh = new_run(world)
+    services.run_claim(run_id=fresh.pk)
+    assert services.runs_fail_stale(study=world.study) == 1
+    run.refresh_from_db()
+    assert run.status == "failed" and "still running after 60 s" in run.error
+
+
+def test_unreachable_queue_fails_the_run_with_a_message(world, django_capture_on_commit_callbacks, monkeypatch):
+    from analysis import tasks
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionRefusedError("redis down")
+
+    monkeypatch.setattr(tasks.run_analysis, "delay", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.analysis_request(study=world.study, kind="frequencies", parameters={},
+                                        user=world.users["pi"])
+    run.refresh_from_db()
+    assert run.status == "failed" and "unavailable" in run.error
+
+
+@pytest.mark.parametrize("parameters", [{"layer": "draft"}])
+def test_bad_parameters_are_refused(world, parameters):
+    with pytest.raises(ValidationError):
+        services.analysis_request(study=world.study, kind="frequencies", parameters=parameters,
+                                  user=world.users["pi"])
