@@ -4,6 +4,8 @@ Models hold data and constraints only; every write goes through ``interviews.ser
 """
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -36,6 +38,8 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices)
+    # May import transcripts and see raw (not yet pseudonymised) text in the import review, like the PI.
+    data_steward = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -155,3 +159,63 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+
+
+class PseudonymKey(models.Model):
+    """A study's replacement list (original -> pseudonym), kept only if the PI chooses, and only encrypted.
+
+    ``ciphertext`` is a Fernet token whose key comes from the environment (``PSEUDONYM_KEY``), never the database:
+    a copy of the database alone does not reveal a single original.
+    """
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="pseudonym_key")
+    ciphertext = models.TextField()
+    entries = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"key of {self.study} ({self.entries} entries)"
+
+
+class ImportStatus(models.TextChoices):
+    STAGED = "staged", "Waiting for review"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    DISCARDED = "discarded", "Discarded"
+    EXPIRED = "expired", "Expired"
+
+
+class ImportBatch(models.Model):
+    """One upload of transcripts. The raw files never enter the database: they wait, for the review, in a staging
+    folder named by ``id`` that is deleted when the batch is stored, discarded or expires. This row holds only
+    status, progress and per-file outcomes, with file names already pseudonymised."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.STAGED)
+    files = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)
+    outcomes = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    # A key file the PI may download once (when the key is not kept); deleted on download or expiry.
+    key_download_pending = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="importbatch_status_valid"),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="importbatch_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.id} ({self.status})"

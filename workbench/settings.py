@@ -77,6 +77,30 @@ else:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DEBUG=0 (production) needs ALLOWED_HOSTS, e.g. ALLOWED_HOSTS=qda.example.org")
 
+# Fernet key (urlsafe base64, 32 bytes) that encrypts stored pseudonymisation keys. Embedded default: generated
+# once into var/. Production: from the environment, or keys are never stored (they can be downloaded once).
+PSEUDONYM_KEY = env_str("PSEUDONYM_KEY")
+if not PSEUDONYM_KEY and DEBUG:
+    _key_file = VAR_DIR / "pseudonym_key"
+    if not _key_file.exists():
+        import base64
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(_fd, "w") as _fh:
+            _fh.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    PSEUDONYM_KEY = _key_file.read_text().strip()
+
+# Transcript import: raw uploads wait here (outside the database) for review, then are deleted.
+IMPORT_STAGING_DIR = Path(env_str("IMPORT_STAGING_DIR") or VAR_DIR / "imports")
+IMPORT_MAX_FILE_MB = env_int("IMPORT_MAX_FILE_MB", 20)
+IMPORT_MAX_ARCHIVE_FILES = env_int("IMPORT_MAX_ARCHIVE_FILES", 1000)
+IMPORT_STAGING_HOURS = env_int("IMPORT_STAGING_HOURS", 24)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("IMPORT_MAX_UPLOAD_FILES", 1000)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000
+
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
