@@ -35,15 +35,23 @@ class StudyAccess:
         return self.role in (Role.PI, Role.CODER)
 
     @property
+    def can_import(self) -> bool:
+        """Import transcripts and see raw, not yet pseudonymised text: the PI and members made data stewards."""
+        return self.is_pi or self.membership.data_steward
+
+    @property
     def sees_all_layers(self) -> bool:
         """PI and viewers see every coder's layer; coders only when the study is not blind."""
         return self.role != Role.CODER or not self.study.blind_coding
 
 
-def access_study(user, study: str | int, *, write: bool = False, manage: bool = False) -> StudyAccess:
+def access_study(
+    user, study: str | int, *, write: bool = False, manage: bool = False, steward: bool = False
+) -> StudyAccess:
     """The caller's access to a study given by slug or id.
 
     ``write``: the caller must be able to code (PI or coder). ``manage``: the caller must be the study's PI.
+    ``steward``: the caller must be the PI or a data steward (import, raw text).
     """
     if not getattr(user, "is_authenticated", False):
         raise Http404("No such study")
@@ -56,6 +64,8 @@ def access_study(user, study: str | int, *, write: bool = False, manage: bool = 
     access = StudyAccess(study=membership.study, membership=membership)
     if manage and not access.is_pi:
         raise PermissionDenied("Only the study's principal investigator can do this.")
+    if steward and not access.can_import:
+        raise PermissionDenied("Only the PI or a data steward of the study can import and see raw transcripts.")
     if write and not access.can_code:
         raise PermissionDenied("Viewers can read this study but not change it.")
     return access

@@ -26,10 +26,10 @@ from django.utils import timezone
 from workbench.errors import Conflict
 
 from . import keystore
-from .models import ImportBatch, ImportStatus, Participant, PseudonymKey, Study
+from .models import ImportBatch, ImportStatus, Participant, PseudonymKey, Study, Transcript
 from .pseudonymise import Entry, Matcher, Proposal, apply, leftovers, propose
 from .readers import ARCHIVE, Limits, ReadError, expand_archive, extension, read_document, safe_name
-from .services import audit_record, participant_create, transcript_create
+from .services import audit_record, content_hash, normalise_text, participant_create, transcript_create
 
 PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -100,7 +100,7 @@ def import_stage(
     *,
     study: Study,
     user: Any,
-    uploads: list[tuple[str, bytes]],
+    uploads: list[tuple[str, bytes]] = (),
     pasted: list[tuple[str, str]] = (),
     replacements: list[Entry] = (),
     tags: list[str] = (),
@@ -392,6 +392,7 @@ def _commit_item(study, user, item, decision, matcher, tags, shown_name) -> dict
         text = apply(item["text"], proposals)
     except ValueError:
         return {"name": shown_name, "status": "failed", "message": "overlapping replacements; review it again"}
+    text = normalise_text(text)
     remaining = leftovers(text, matcher)
     title = apply(decision["title"], leftovers(decision["title"], matcher))
     label = apply(decision["participant"], leftovers(decision["participant"], matcher))[:50]
@@ -400,6 +401,11 @@ def _commit_item(study, user, item, decision, matcher, tags, shown_name) -> dict
         return {"name": shown_name, "status": "blocked",
                 "message": f"still contains {len(remaining)} replacement-list original(s) at {places}; "
                            "nothing was stored"}
+    duplicate = Transcript.objects.filter(study=study, content_hash=content_hash(text)).first()
+    if duplicate is not None:
+        return {"name": shown_name, "status": "skipped",
+                "message": f"the same text is already in the study as “{duplicate.title}”",
+                "transcript_id": duplicate.pk}
     try:
         with transaction.atomic():
             participant = Participant.objects.filter(study=study, label=label).first()

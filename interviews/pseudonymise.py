@@ -19,8 +19,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f]")
-WORD_RE = re.compile(r"\w+")
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
+CJK_RE = re.compile(f"[{CJK_RANGES}]")
+# A word for whole-word matching: letters and digits that are not CJK, so "Wang" in "我叫Wang。" is a word.
+WORD_RE = re.compile(f"[^\\W{CJK_RANGES}]+")
 
 # Detector name → (priority, default pseudonym). Lower priority number wins an overlap.
 DETECTORS: dict[str, tuple[int, str]] = {
@@ -99,7 +101,7 @@ class Matcher:
                 end = start + len(folded)
                 if text[start:end].casefold() != folded:
                     continue
-                if end < len(text) and (text[end].isalnum() or text[end] == "_") and folded[-1].isalnum():
+                if end < len(text) and WORD_RE.match(text[end]) and WORD_RE.match(folded[-1]):
                     continue  # not a whole word
                 found.append(Proposal(start, end, text[start:end], pseudonym, "list"))
                 break

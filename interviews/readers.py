@@ -136,10 +136,6 @@ def decode_text(data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError:
                 raise ReadError(f"starts with a {encoding} byte-order mark but is not valid {encoding}") from None
             return text, encoding
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 4:
         # UTF-16 without a byte-order mark: every other byte of ASCII text is NUL.
         for encoding in ("utf-16-le", "utf-16-be"):
@@ -149,6 +145,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
                 continue
             if not _looks_binary(text):
                 return text, encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     results = charset_normalizer.from_bytes(data)
     best = results.best()
     if best is None:

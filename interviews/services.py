@@ -122,6 +122,20 @@ def membership_set(*, study: Study, user: Any, role: str, actor: Any) -> Members
     return membership
 
 
+@transaction.atomic
+def membership_set_steward(*, study: Study, user: Any, steward: bool, actor: Any) -> Membership:
+    """Give or take the data-steward right (import transcripts, see raw text in the review). Audited."""
+    membership = Membership.objects.select_for_update().filter(study=study, user=user).first()
+    if membership is None:
+        raise ValidationError(f"{user.get_username()} is not a member of this study.")
+    if membership.data_steward != steward:
+        membership.data_steward = steward
+        membership.save(update_fields=["data_steward"])
+        audit_record(study=study, actor=actor, action="member.steward", obj=membership,
+                     details={"user": user.get_username(), "data_steward": steward})
+    return membership
+
+
 def _other_pis(study: Study, user: Any) -> int:
     return Membership.objects.filter(study=study, role=Role.PI).exclude(user=user).count()
 

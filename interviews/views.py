@@ -63,6 +63,11 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
             if action == "remove":
                 services.membership_remove(study=access.study, user=user, actor=request.user)
                 messages.success(request, f"{user.get_username()} was removed from the study.")
+            elif action == "steward":
+                steward = request.POST.get("steward") == "1"
+                services.membership_set_steward(study=access.study, user=user, steward=steward, actor=request.user)
+                state = "is" if steward else "is no longer"
+                messages.success(request, f"{user.get_username()} {state} a data steward.")
             elif action == "set":
                 role = request.POST.get("role", "")
                 services.membership_set(study=access.study, user=user, role=role, actor=request.user)

@@ -63,3 +63,50 @@ def test_wrong_password_is_refused(live_server, browser_page):
     page.fill("#id_password", "not-the-password")
     page.click("button[type=submit]")
     assert "did not match" in page.locator(".error").inner_text()
+
+
+def test_upload_review_accept_then_a_coder_reads_pseudonyms_only(live_server, browser_page):
+    from pathlib import Path
+
+    from interviews.models import Transcript
+
+    demo_load()
+    samples = Path(__file__).resolve().parent / "samples" / "import"
+    page = browser_page
+    log_in(page, live_server.url, "demo-pi")
+    page.goto(live_server.url + "/studies/demo/import/")
+    page.set_input_files("#files", [str(samples / "P01_interview.docx"), str(samples / "P02_访谈.txt")])
+    page.set_input_files("#replacements", str(samples / "key.csv"))
+    page.fill("#tags", "wave-9")
+    page.click("#upload-form button.primary")
+    page.wait_for_selector("#review-form")
+    assert "Wang Lei" in page.locator("#item-0 .raw-text").inner_text()  # the PI reviews the raw text
+    # Select a word in the raw text: the add-a-replacement form picks it up.
+    page.evaluate("""() => {
+        const block = document.querySelector('#item-0 .raw-text');
+        const node = [...block.childNodes].find(n => n.nodeType === 3 && n.textContent.includes('pleasure'));
+        const start = node.textContent.indexOf('pleasure');
+        const range = document.createRange();
+        range.setStart(node, start); range.setEnd(node, start + 8);
+        const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+        block.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+    }""")
+    assert page.input_value("#add-original") == "pleasure"
+    page.fill("#add-pseudonym", "[feeling]")
+    page.click("#add-entry button")
+    page.wait_for_selector("text=Added to the replacement list")
+    page.fill("input[name=participant-0]", "P51")
+    page.fill("input[name=participant-1]", "P52")
+    page.click("#review-form button.primary")
+    page.wait_for_selector("#outcomes")
+    assert page.locator("#outcomes .status-done").count() == 2
+
+    page.context.clear_cookies()
+    log_in(page, live_server.url, "demo-coder-a")
+    transcript = Transcript.objects.get(study__slug="demo", participant__label="P51")
+    page.goto(f"{live_server.url}/studies/demo/transcripts/{transcript.pk}/")
+    text = page.locator("#transcript-text").inner_text()
+    assert "[P01]" in text and "[feeling]" in text and "[email]" in text
+    for planted in ("Wang Lei", "Huawei", "Hangzhou", "wang.lei@example.com", "pleasure"):
+        assert planted not in page.content()
+    assert page.errors == []

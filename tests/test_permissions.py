@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from analysis.models import AnalysisRun
 from analysis.services import analysis_request
+from interviews.imports import import_stage
 from interviews.models import AuditEvent, Membership
 
 PERSONAS = ("anonymous", "pi", "coder", "other_coder", "viewer", "outsider")
@@ -34,6 +35,7 @@ class Check:
 
 
 LOGIN_REDIRECT = 302
+STEWARD_ONLY = {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}
 
 CHECKS: dict[str, Check] = {
     "study_list": Check(lambda w: reverse("study_list"), get=statuses(LOGIN_REDIRECT, 200, 200),
@@ -56,6 +58,40 @@ CHECKS: dict[str, Check] = {
         get=statuses(LOGIN_REDIRECT, 200, 404),
         post=statuses(LOGIN_REDIRECT, 302, 404),
         post_data=lambda w: {"kind": "frequencies"},
+    ),
+    "participants": Check(
+        lambda w: reverse("participants", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 400, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+    ),
+    "participant_edit": Check(
+        lambda w: reverse("participant_edit", args=[w.study.slug, w.participant.pk]),
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {},
+    ),
+    "import_upload": Check(
+        lambda w: reverse("import_upload", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, STEWARD_ONLY, 404),
+        post=statuses(LOGIN_REDIRECT, {**STEWARD_ONLY, "pi": 302}, 404),
+        post_data=lambda w: {"pasted": "I: hello\nR: hi", "pasted_title": "P05"},
+    ),
+    "import_review": Check(
+        lambda w: reverse("import_review", args=[w.study.slug, w.batch.pk]),
+        get=statuses(LOGIN_REDIRECT, STEWARD_ONLY, 404),
+        post=statuses(LOGIN_REDIRECT, {**STEWARD_ONLY, "pi": 302}, 404),
+        post_data=lambda w: {"action": "add", "original": "hello", "pseudonym": "[greeting]"},
+    ),
+    "import_status": Check(
+        lambda w: reverse("import_status", args=[w.study.slug, w.batch.pk]),
+        get=statuses(LOGIN_REDIRECT, STEWARD_ONLY, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "import_key": Check(
+        lambda w: reverse("import_key", args=[w.study.slug, w.batch.pk]),
+        get=statuses(LOGIN_REDIRECT, 405, 405),
+        # Nothing to download for a batch still under review: the PI is sent back to the status page.
+        post=statuses(LOGIN_REDIRECT, {**STEWARD_ONLY, "pi": 302}, 404),
     ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
@@ -86,6 +122,7 @@ def test_every_url_is_walked():
 def walk_world(world):
     with_run = world
     with_run.run = analysis_request(study=world.study, kind="frequencies", parameters={}, user=world.users["pi"])
+    with_run.batch = import_stage(study=world.study, user=world.users["pi"], pasted=[("P02", "R: words")])
     return with_run
 
 
@@ -172,3 +209,22 @@ def test_run_requested_by_coder_is_their_own_layer(login, world):
     client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "frequencies", "layer": "consensus"})
     run = AnalysisRun.objects.get(requested_by=world.users["coder"])
     assert run.parameters == {"layer": "coder", "coders": ["coder"]}
+
+
+def test_data_steward_may_import_but_not_manage(login, world):
+    from interviews.services import membership_set_steward
+
+    membership_set_steward(study=world.study, user=world.users["coder"], steward=True, actor=world.users["pi"])
+    client = login(world.users["coder"])
+    assert client.get(reverse("import_upload", args=[world.study.slug])).status_code == 200
+    assert client.get(reverse("members", args=[world.study.slug])).status_code == 403
+    assert AuditEvent.objects.filter(action="member.steward").count() == 1
+
+
+def test_another_studys_import_batch_is_404(login, world):
+    foreign = import_stage(study=world.other_study, user=world.users["outsider"], pasted=[("X", "R: secret words")])
+    client = login(world.users["pi"])
+    for name in ("import_review", "import_status"):
+        response = client.get(reverse(name, args=[world.study.slug, foreign.pk]))
+        assert response.status_code == 404 and b"secret words" not in response.content
+    assert client.post(reverse("import_key", args=[world.study.slug, foreign.pk])).status_code == 404

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from analysis import views as analysis_views
+from interviews import import_views
 from interviews import views as interview_views
 
 urlpatterns = [
@@ -15,6 +16,12 @@ urlpatterns = [
     path("studies/<slug:slug>/", interview_views.study_home, name="study_home"),
     path("studies/<slug:slug>/members/", interview_views.members, name="members"),
     path("studies/<slug:slug>/transcripts/<int:pk>/", interview_views.transcript_view, name="transcript"),
+    path("studies/<slug:slug>/participants/", import_views.participants, name="participants"),
+    path("studies/<slug:slug>/participants/<int:pk>/", import_views.participant_edit, name="participant_edit"),
+    path("studies/<slug:slug>/import/", import_views.import_upload, name="import_upload"),
+    path("studies/<slug:slug>/import/<uuid:batch_id>/", import_views.import_review, name="import_review"),
+    path("studies/<slug:slug>/import/<uuid:batch_id>/status/", import_views.import_status, name="import_status"),
+    path("studies/<slug:slug>/import/<uuid:batch_id>/key/", import_views.import_key_download, name="import_key"),
     path("studies/<slug:slug>/analysis/", analysis_views.analysis_home, name="analysis_home"),
     path("studies/<slug:slug>/analysis/runs/<int:pk>/", analysis_views.run_detail, name="run_detail"),
     path("admin/", admin.site.urls),

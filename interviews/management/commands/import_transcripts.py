@@ -21,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("study", help="the study's slug")
         parser.add_argument("files", nargs="+", help=".txt .md .docx .odt .rtf .vtt .srt files or .zip archives")
         parser.add_argument("--participants", metavar="FILE", help="participant attributes (.csv or .xlsx)")
-        parser.add_argument("--replacements", metavar="KEY_CSV", help="replacement list with columns original,pseudonym")
+        parser.add_argument("--replacements", metavar="KEY_CSV",
+                            help="replacement list with the columns original,pseudonym")
         parser.add_argument("--accept", action="store_true", help="store the pseudonymised transcripts")
         parser.add_argument("--keep-key", action="store_true", help="keep the replacement list, encrypted")
         parser.add_argument("--tag", action="append", default=[], help="tag for every imported transcript")
