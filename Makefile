@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo lint clean
+.PHONY: run test install migrate demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: demo
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/testservers.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print one JSON object per figure; BENCH_SIZE=large for the sizes named in the issues.
+bench: install
+	BENCH_SIZE=$(or $(BENCH_SIZE),small) $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from workbench.errors import Conflict
 
 from . import imports, keystore, services
 from .access import StudyAccess, access_study
-from .models import Attribute, AttributeValue, ImportBatch, ImportStatus, Participant
+from .models import Attribute, AttributeValue, ImportBatch, ImportStatus, Participant, PseudonymKey
 from .participant_table import participants_apply, participants_preview, read_table
 
 
@@ -146,6 +146,36 @@ def import_key_download(request: HttpRequest, slug: str, batch_id: UUID) -> Http
     response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{access.study.slug}-pseudonymisation-key.csv"'
     return response
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pseudonym_key(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study's kept replacement list: the PI only; every view, download and deletion is audited."""
+    access = access_study(request.user, slug, manage=True)
+    kept = PseudonymKey.objects.filter(study=access.study).first()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if kept is None:
+            messages.error(request, "This study keeps no replacement list.")
+            return redirect("pseudonym_key", slug=access.study.slug)
+        if action == "download":
+            entries = keystore.key_entries_for_person(study=access.study, user=request.user, reason="download")
+            response = HttpResponse(keystore.entries_to_csv(entries), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{access.study.slug}-pseudonymisation-key.csv"'
+            return response
+        if action == "delete":
+            keystore.key_delete(study=access.study, user=request.user)
+            messages.success(request, "The replacement list was deleted. Later imports start from an empty list.")
+            return redirect("pseudonym_key", slug=access.study.slug)
+        messages.error(request, "Unknown action.")
+        return redirect("pseudonym_key", slug=access.study.slug)
+    show = request.GET.get("show") == "1" and kept is not None
+    entries = keystore.key_entries_for_person(study=access.study, user=request.user, reason="view") if show else []
+    return render(request, "interviews/pseudonym_key.html",
+                  {"access": access, "study": access.study, "kept": kept, "entries": entries, "show": show,
+                   "storage": keystore.key_storage_available()})
 
 
 @login_required

@@ -63,6 +63,14 @@ def key_entries_for_person(*, study: Study, user: Any, reason: str) -> list[Entr
     return entries
 
 
+def key_delete(*, study: Study, user: Any) -> None:
+    from .services import audit_record
+
+    deleted, _ = PseudonymKey.objects.filter(study=study).delete()
+    if deleted:
+        audit_record(study=study, actor=user, action="key.delete", obj=study, details={})
+
+
 def merge_entries(existing: Iterable[Entry], added: Iterable[Entry]) -> list[Entry]:
     """Existing entries keep their pseudonyms; a new original (case-insensitive) is appended."""
     merged: dict[str, Entry] = {}

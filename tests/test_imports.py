@@ -359,3 +359,31 @@ def test_cli_refuses_bad_participant_sheet_before_importing(world, tmp_path):
 def test_cli_unknown_study(db):
     code, _, err = run_cli("nope", str(SAMPLES / "P04_zoom.vtt"))
     assert code == 1 and "no study with the slug 'nope'" in err
+
+
+def test_key_page_is_for_the_pi_and_every_look_is_audited(login, world):
+    ciphertext, count = keystore.encrypt_entries([Entry("Wang Lei", "[P07]")])
+    PseudonymKey.objects.create(study=world.study, ciphertext=ciphertext, entries=count)
+    client = login(world.users["pi"])
+    url = f"/studies/{world.study.slug}/key/"
+    assert b"Wang Lei" not in client.get(url).content  # not shown until asked for
+    assert AuditEvent.objects.filter(action="key.view").count() == 0
+    assert b"Wang Lei" in client.get(url, {"show": "1"}).content
+    download = client.post(url, {"action": "download"})
+    assert download["Content-Disposition"].startswith("attachment") and b"Wang Lei" in download.content
+    assert AuditEvent.objects.filter(action="key.view").count() == 2
+    client.post(url, {"action": "delete"})
+    assert not PseudonymKey.objects.filter(study=world.study).exists()
+    assert AuditEvent.objects.filter(action="key.delete").count() == 1
+    assert login(world.users["coder"]).get(url, {"show": "1"}).status_code == 403
+
+
+def test_participant_attributes_edited_in_the_browser(login, world):
+    client = login(world.users["pi"])
+    attribute = Attribute.objects.get(study=world.study, name="Gender")
+    url = f"/studies/{world.study.slug}/participants/{world.participant.pk}/"
+    assert client.post(url, {f"attr-{attribute.pk}": "Other"}).status_code == 400
+    assert AttributeValue.objects.get(participant=world.participant).value == "Female"
+    assert client.post(url, {f"attr-{attribute.pk}": "male"}).status_code == 302
+    assert AttributeValue.objects.get(participant=world.participant).value == "Male"
+    assert login(world.users["viewer"]).post(url, {f"attr-{attribute.pk}": "Female"}).status_code == 403

@@ -93,6 +93,12 @@ CHECKS: dict[str, Check] = {
         # Nothing to download for a batch still under review: the PI is sent back to the status page.
         post=statuses(LOGIN_REDIRECT, {**STEWARD_ONLY, "pi": 302}, 404),
     ),
+    "pseudonym_key": Check(
+        lambda w: reverse("pseudonym_key", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {"action": "download"},
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.

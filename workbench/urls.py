@@ -19,6 +19,7 @@ urlpatterns = [
     path("studies/<slug:slug>/participants/", import_views.participants, name="participants"),
     path("studies/<slug:slug>/participants/<int:pk>/", import_views.participant_edit, name="participant_edit"),
     path("studies/<slug:slug>/import/", import_views.import_upload, name="import_upload"),
+    path("studies/<slug:slug>/key/", import_views.pseudonym_key, name="pseudonym_key"),
     path("studies/<slug:slug>/import/<uuid:batch_id>/", import_views.import_review, name="import_review"),
     path("studies/<slug:slug>/import/<uuid:batch_id>/status/", import_views.import_status, name="import_status"),
     path("studies/<slug:slug>/import/<uuid:batch_id>/key/", import_views.import_key_download, name="import_key"),
