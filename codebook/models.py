@@ -19,11 +19,17 @@ class Code(models.Model):
     # RESTRICT: a code with children is never removed by accident; deleting the study removes the whole tree.
     parent = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children")
     name = models.CharField(max_length=200)
+    # The code's definition: what it means, when to apply it, when not to, and an example.
     description = models.TextField(blank=True)
+    when_to_use = models.TextField(blank=True)
+    when_not_to_use = models.TextField(blank=True)
+    example = models.TextField(blank=True)
     color = models.CharField(max_length=7, default="#888888", help_text="#rrggbb")
+    # False for a folder that groups codes but is not applied itself (REFI-QDA isCodable="false").
+    codable = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
-    # Stable identity for REFI-QDA exchange.
-    guid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Stable identity for REFI-QDA exchange: kept through export and import, so unique within a study only.
+    guid = models.UUIDField(default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +43,7 @@ class Code(models.Model):
                 Lower("name"), "parent", condition=Q(parent__isnull=False), name="code_unique_sibling_name"
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="code_not_own_parent"),
+            models.UniqueConstraint(fields=["study", "guid"], name="code_unique_guid_in_study"),
             models.CheckConstraint(condition=~Q(name=""), name="code_name_not_empty"),
         ]
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from analysis.frequencies import CodeNode, CodingFact, code_frequencies
 from interviews.access import StudyAccess
-from interviews.models import Transcript
+from interviews.models import Study, Transcript
 from interviews.selectors import visible_codings
 
 from .models import Code, Coding, Layer
@@ -23,14 +23,19 @@ class TreeRow:
     codings: int  # codings of this code and its descendants, in the layers the caller sees
     transcripts: int
     participants: int
+    direct: int = 0  # codings of this code itself
 
 
 def code_tree(access: StudyAccess) -> list[TreeRow]:
     """The study's codes in tree order with subtree counts over the caller's visible codings. Two queries."""
-    codes = list(Code.objects.filter(study=access.study).order_by("position", "name"))
+    return code_tree_for(access.study, visible_codings(access))
+
+
+def code_tree_for(study: Study, codings: QuerySet[Coding]) -> list[TreeRow]:
+    codes = list(Code.objects.filter(study=study).order_by("position", "name"))
     facts = (
         CodingFact(*row)
-        for row in visible_codings(access).values_list("code_id", "transcript_id", "transcript__participant_id")
+        for row in codings.values_list("code_id", "transcript_id", "transcript__participant_id")
     )
     freq = code_frequencies([CodeNode(c.pk, c.parent_id) for c in codes], facts)
     children: dict[int | None, list[Code]] = {}
@@ -42,7 +47,7 @@ def code_tree(access: StudyAccess) -> list[TreeRow]:
         for code in children.get(parent_id, []):
             f = freq[code.pk]
             here = (*path, code.name)
-            rows.append(TreeRow(code, depth, here, f.segments, f.transcripts, f.participants))
+            rows.append(TreeRow(code, depth, here, f.segments, f.transcripts, f.participants, f.direct_segments))
             walk(code.pk, depth + 1, here)
 
     walk(None, 0, ())

@@ -110,3 +110,35 @@ def test_upload_review_accept_then_a_coder_reads_pseudonyms_only(live_server, br
     for planted in ("Wang Lei", "Huawei", "Hangzhou", "wang.lei@example.com", "pleasure"):
         assert planted not in page.content()
     assert page.errors == []
+
+
+def test_pi_creates_moves_and_merges_a_code(live_server, browser_page):
+    from codebook.models import Code, Coding
+
+    demo_load()
+    page = browser_page
+    log_in(page, live_server.url, "demo-pi")
+    page.goto(live_server.url + "/studies/demo/codebook/")
+    page.fill("#new-name", "Family ties")
+    page.click("#create-code button.primary")
+    page.wait_for_selector("text=Created the code")
+    page.click("#codebook-tree >> text=Family ties")
+    page.wait_for_selector("#move-code")
+    page.select_option("#m-parent", label="Social networks")
+    page.click("#move-code button")
+    page.wait_for_selector("text=Moved “Family ties”")
+    assert "Social networks › Family ties" in page.locator("p.small").first.inner_text()
+
+    kinship = Code.objects.get(study__slug="demo", name="Kinship")
+    before = Coding.objects.filter(code=kinship).count()
+    page.goto(f"{live_server.url}/studies/demo/codes/{kinship.pk}/")
+    page.select_option("#merge-code select", label="Social networks › Family ties")
+    page.click("#merge-code button")
+    page.wait_for_selector("#confirm")
+    assert f"{before} coding(s) move" in page.locator("#confirm").inner_text()
+    page.click("#confirm button.primary")
+    page.wait_for_selector("text=Merged “Kinship” into “Family ties”")
+    family = Code.objects.get(study__slug="demo", name="Family ties")
+    assert Coding.objects.filter(code=family).count() == before
+    assert not Code.objects.filter(study__slug="demo", name="Kinship").exists()
+    assert page.errors == []

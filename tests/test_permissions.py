@@ -99,6 +99,34 @@ CHECKS: dict[str, Check] = {
         post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
         post_data=lambda w: {"action": "download"},
     ),
+    "codebook": Check(
+        lambda w: reverse("codebook", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {"action": "create", "name": "Walked"},
+    ),
+    "codebook_export": Check(
+        lambda w: reverse("codebook_export", args=[w.study.slug]) + "?format=csv",
+        # Under blind coding the CSV holds everyone's counts: PI and viewer only.
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 200}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "codebook_history": Check(
+        lambda w: reverse("codebook_history", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "code_detail": Check(
+        lambda w: reverse("code_detail", args=[w.study.slug, w.kinship.pk]),
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "code_action": Check(
+        lambda w: reverse("code_action", args=[w.study.slug, w.kinship.pk]),
+        get=statuses(LOGIN_REDIRECT, 405, 405),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {"action": "update", "name": "Kinship", "color": "#123456"},
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.
@@ -234,3 +262,15 @@ def test_another_studys_import_batch_is_404(login, world):
         response = client.get(reverse(name, args=[world.study.slug, foreign.pk]))
         assert response.status_code == 404 and b"secret words" not in response.content
     assert client.post(reverse("import_key", args=[world.study.slug, foreign.pk])).status_code == 404
+
+
+def test_coder_sees_only_own_excerpts_on_a_code_page(login, world):
+    client = login(world.users["other_coder"])
+    page = client.get(reverse("code_detail", args=[world.study.slug, world.kinship.pk])).content.decode()
+    assert "My mother was alone." not in page  # the other coder's Kinship coding
+    assert client.get(reverse("codebook_export", args=[world.study.slug]) + "?format=qdc").status_code == 200
+
+
+def test_another_studys_code_is_404(login, world):
+    client = login(world.users["pi"])
+    assert client.get(reverse("code_detail", args=[world.study.slug, world.other_code.pk])).status_code == 404

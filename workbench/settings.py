@@ -179,7 +179,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 # No broker configured: tasks run in-process. This is a configuration choice, made here, once.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
-    CELERY_BROKER_URL = "memory://"  # never contacted; keeps Celery from looking for a default broker
+    CELERY_BROKER_URL = "memory://localhost/"  # never contacted; keeps Celery from looking for a default broker
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True  # results live in AnalysisRun rows, not in a result backend
 CELERY_TASK_ACKS_LATE = True

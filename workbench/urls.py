@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from analysis import views as analysis_views
+from codebook import views as codebook_views
 from interviews import import_views
 from interviews import views as interview_views
 
@@ -23,6 +24,11 @@ urlpatterns = [
     path("studies/<slug:slug>/import/<uuid:batch_id>/", import_views.import_review, name="import_review"),
     path("studies/<slug:slug>/import/<uuid:batch_id>/status/", import_views.import_status, name="import_status"),
     path("studies/<slug:slug>/import/<uuid:batch_id>/key/", import_views.import_key_download, name="import_key"),
+    path("studies/<slug:slug>/codebook/", codebook_views.codebook, name="codebook"),
+    path("studies/<slug:slug>/codebook/export/", codebook_views.codebook_export, name="codebook_export"),
+    path("studies/<slug:slug>/codebook/history/", codebook_views.codebook_history, name="codebook_history"),
+    path("studies/<slug:slug>/codes/<int:pk>/", codebook_views.code_detail, name="code_detail"),
+    path("studies/<slug:slug>/codes/<int:pk>/action/", codebook_views.code_action, name="code_action"),
     path("studies/<slug:slug>/analysis/", analysis_views.analysis_home, name="analysis_home"),
     path("studies/<slug:slug>/analysis/runs/<int:pk>/", analysis_views.run_detail, name="run_detail"),
     path("admin/", admin.site.urls),
