@@ -378,3 +378,40 @@ def test_code_actions_through_the_page(login, coded):
     assert foreign.status_code == 404
     assert client.post(reverse("code_action", args=[w.study.slug, w.other_code.pk]),
                        {"action": "delete"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pis_moving_at_once_never_make_a_cycle():
+    """A under B and B under A, at the same moment: one wins, the other is refused (PostgreSQL row lock)."""
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises all writes; the race needs PostgreSQL")
+    pi = get_user_model().objects.create_user("lead", password="lead-password-1")
+    study = services.study_create(name="Race", pi=pi)
+    for attempt in range(5):
+        a = code_create(study=study, name=f"A{attempt}")
+        b = code_create(study=study, name=f"B{attempt}")
+        barrier = threading.Barrier(2)
+        errors: list[str] = []
+
+        def move(child, parent):
+            try:
+                barrier.wait()
+                restructure.code_move(code=child, parent=parent, actor=None)
+            except ValidationError as exc:
+                errors.append(" ".join(exc.messages))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=move, args=(a, b)), threading.Thread(target=move, args=(b, a))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        parents = dict(Code.objects.filter(study=study).values_list("id", "parent_id"))
+        assert tree.is_acyclic(parents)
+        assert len(errors) == 1 and "inside it" in errors[0]
