@@ -27,6 +27,8 @@ class Code(models.Model):
     color = models.CharField(max_length=7, default="#888888", help_text="#rrggbb")
     # False for a folder that groups codes but is not applied itself (REFI-QDA isCodable="false").
     codable = models.BooleanField(default=True)
+    # Pinned codes are applied on the coding page with the digit keys 1-9.
+    shortcut = models.PositiveSmallIntegerField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
     # Stable identity for REFI-QDA exchange: kept through export and import, so unique within a study only.
     guid = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -44,6 +46,10 @@ class Code(models.Model):
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="code_not_own_parent"),
             models.UniqueConstraint(fields=["study", "guid"], name="code_unique_guid_in_study"),
+            models.UniqueConstraint(fields=["study", "shortcut"], condition=Q(shortcut__isnull=False),
+                                    name="code_unique_shortcut_in_study"),
+            models.CheckConstraint(condition=Q(shortcut__isnull=True) | Q(shortcut__gte=1, shortcut__lte=9),
+                                   name="code_shortcut_digit"),
             models.CheckConstraint(condition=~Q(name=""), name="code_name_not_empty"),
         ]
 
@@ -123,3 +129,38 @@ class Memo(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CodingStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+
+
+class TranscriptProgress(models.Model):
+    """One coder's progress on one transcript. No row means not started."""
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="progress")
+    coder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=CodingStatus.choices, default=CodingStatus.IN_PROGRESS)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transcript", "coder"], name="progress_one_per_coder"),
+            models.CheckConstraint(condition=Q(status__in=CodingStatus.values), name="progress_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coder} {self.status} on {self.transcript}"
+
+
+class CoderSettings(models.Model):
+    """A user's own preferences on the coding page."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coder_settings")
+    # Widen a selection to whole words before coding (no effect on CJK text, which has no spaces).
+    snap_to_words = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"

@@ -67,7 +67,7 @@ def _fresh(code: Code) -> Code:
 # --- simple edits ---------------------------------------------------------------------------------------------
 def code_update(*, code: Code, actor: Any, **changes: Any) -> Code:
     """Rename, recolour, re-define or (un)mark as codable. Records before/after of every changed field."""
-    allowed = {"name", "color", "codable", *DEFINITION_FIELDS}
+    allowed = {"name", "color", "codable", "shortcut", *DEFINITION_FIELDS}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
@@ -89,6 +89,13 @@ def code_update(*, code: Code, actor: Any, **changes: Any) -> Code:
                 value = value.lower()
             elif field == "codable":
                 value = bool(value)
+            elif field == "shortcut":
+                value = int(value) if str(value).strip() not in ("", "0") else None
+                if value is not None and not 1 <= value <= 9:
+                    raise ValidationError("A shortcut is a digit from 1 to 9.")
+                if value is not None and Code.objects.filter(study_id=code.study_id, shortcut=value).exclude(
+                        pk=code.pk).exists():
+                    raise ValidationError(f"The key {value} is already pinned to another code.")
             else:
                 value = str(value).strip()
                 if len(value) > 20000:

@@ -12,7 +12,7 @@ from interviews.access import StudyAccess
 from interviews.models import Study, Transcript
 from interviews.selectors import visible_codings
 
-from .models import Code, Coding, Layer
+from .models import Code, CoderSettings, Coding, CodingStatus, Layer, TranscriptProgress
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +91,59 @@ def choose_layer(access: StudyAccess, requested: Any) -> str:
     if isinstance(requested, str) and (requested in ("all", "consensus") or requested.startswith("coder:")):
         return requested
     return "all"
+
+
+def coding_page_data(access: StudyAccess, transcript: Transcript, layer: str, codings: list[Coding]) -> dict[str, Any]:
+    """Everything the coding page's script needs, passed with json_script (never interpolated into JS)."""
+    from django.urls import reverse
+
+    from .services import coding_as_dict
+
+    rows = code_tree_for(access.study, Coding.objects.none())
+    settings_row = CoderSettings.objects.filter(user=access.user).first()
+    slug = access.study.slug
+    return {
+        "transcript": transcript.pk,
+        "text": transcript.text,
+        "user": access.user.get_username(),
+        "canCode": access.can_code,
+        "isPi": access.is_pi,
+        "canAddCodes": access.can_code and (access.is_pi or access.study.coders_add_codes),
+        "layer": layer,
+        "snap": bool(settings_row and settings_row.snap_to_words),
+        "codes": [
+            {"id": r.code.pk, "name": r.code.name, "path": " › ".join(r.path), "color": r.code.color,
+             "codable": r.code.codable, "shortcut": r.code.shortcut, "parent": r.code.parent_id}
+            for r in rows
+        ],
+        "codings": [coding_as_dict(c) for c in codings],
+        "api": {
+            "codings": reverse("api_transcript_codings", args=[slug, transcript.pk]),
+            "coding": reverse("api_coding", args=[slug, 0]),
+            "codes": reverse("api_codes", args=[slug]),
+            "progress": reverse("api_progress", args=[slug, transcript.pk]),
+            "settings": reverse("api_settings"),
+        },
+    }
+
+
+def my_progress(access: StudyAccess, transcript: Transcript) -> str:
+    row = TranscriptProgress.objects.filter(transcript=transcript, coder=access.user).first()
+    return row.status if row else CodingStatus.NOT_STARTED
+
+
+def next_transcript(access: StudyAccess, current: Transcript | None = None) -> Transcript | None:
+    """The next transcript for the caller to code: one in progress first, then one not started, in study order."""
+    if not access.can_code:
+        return None
+    statuses = dict(TranscriptProgress.objects.filter(transcript__study=access.study, coder=access.user)
+                    .values_list("transcript_id", "status"))
+    candidates = Transcript.objects.filter(study=access.study).order_by("participant__label", "title")
+    if current is not None:
+        candidates = candidates.exclude(pk=current.pk)
+    ids = list(candidates.values_list("pk", flat=True))
+    for wanted in (CodingStatus.IN_PROGRESS, None):
+        for pk in ids:
+            if statuses.get(pk) == wanted:
+                return Transcript.objects.get(pk=pk)
+    return None

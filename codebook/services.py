@@ -11,7 +11,7 @@ from interviews.models import Study, Transcript
 from interviews.services import audit_record
 from workbench.errors import Conflict
 
-from .models import Code, Coding, Layer, Memo
+from .models import Code, Coding, CodingStatus, Layer, Memo, TranscriptProgress
 from .presets import TEMPLATES, PresetCode
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -126,12 +126,16 @@ def coding_apply(
     existing = Coding.objects.filter(**key).first()
     if existing is not None:
         return existing, False
+    if not code.codable:
+        raise ValidationError(f"“{code.name}” is a folder, not a code that can be applied.")
     try:
         with transaction.atomic():
             coding = Coding.objects.create(
                 transcript=transcript, code=code, coder=coder, layer=layer, start=start, end=end,
                 quote=actual, memo=memo or "",
             )
+            if layer == Layer.CODER:
+                progress_start(transcript=transcript, coder=coder)
     except IntegrityError:
         # A concurrent identical request won the race: return its row.
         existing = Coding.objects.filter(**key).first()
@@ -139,6 +143,66 @@ def coding_apply(
             raise
         return existing, False
     return coding, True
+
+
+def coding_as_dict(coding: Coding) -> dict[str, Any]:
+    """The state of a coding as the endpoints and the coding page see it."""
+    return {
+        "id": coding.pk, "transcript": coding.transcript_id, "code": coding.code_id,
+        "coder": coding.coder.get_username(), "layer": coding.layer, "start": coding.start, "end": coding.end,
+        "quote": coding.quote, "memo": coding.memo,
+        "version": coding.version, "created": coding.created_at.isoformat(), "updated": coding.updated_at.isoformat(),
+    }
+
+
+MAX_MEMO = 20000
+
+
+@transaction.atomic
+def coding_update(
+    *,
+    coding: Coding,
+    version: int | None,
+    memo: str | None = None,
+    code: Code | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    quote: str | None = None,
+) -> Coding:
+    """Change a coding's memo, code or boundaries. ``version`` must be the version the client last saw: a change
+    made meanwhile by someone else gives Conflict (409), never a silent overwrite."""
+    locked = Coding.objects.select_for_update().select_related("transcript", "code", "coder").get(pk=coding.pk)
+    if version is not None and version != locked.version:
+        raise Conflict("This coding was changed elsewhere since you loaded it; here is its current state.")
+    changed: list[str] = []
+    if memo is not None:
+        if len(memo) > MAX_MEMO:
+            raise ValidationError(f"A memo can have at most {MAX_MEMO:,} characters.")
+        if memo != locked.memo:
+            locked.memo = memo
+            changed.append("memo")
+    if code is not None and code.pk != locked.code_id:
+        if code.study_id != locked.transcript.study_id:
+            raise ValidationError("The code belongs to another study.")
+        if not code.codable:
+            raise ValidationError(f"“{code.name}” is a folder, not a code that can be applied.")
+        locked.code = code
+        changed.append("code")
+    if start is not None or end is not None:
+        new_start = locked.start if start is None else start
+        new_end = locked.end if end is None else end
+        actual = _check_span(locked.transcript, new_start, new_end, quote)
+        if (new_start, new_end) != (locked.start, locked.end):
+            locked.start, locked.end, locked.quote = new_start, new_end, actual
+            changed += ["start", "end", "quote"]
+    if changed:
+        locked.version += 1
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=[*changed, "version", "updated_at"])
+        except IntegrityError:
+            raise Conflict("An identical coding already exists (same code, coder and span).") from None
+    return locked
 
 
 @transaction.atomic
@@ -174,3 +238,21 @@ def memo_create(
             raise ValidationError("The memo's code or transcript belongs to another study.")
     return Memo.objects.create(study=study, author=author, title=title, body=body or "", code=code,
                                transcript=transcript)
+
+
+def progress_start(*, transcript: Transcript, coder: Any) -> None:
+    """A coder's first coding of a transcript marks it in progress (explicitly, from the coding service)."""
+    TranscriptProgress.objects.get_or_create(transcript=transcript, coder=coder,
+                                             defaults={"status": CodingStatus.IN_PROGRESS})
+
+
+@transaction.atomic
+def progress_set(*, transcript: Transcript, coder: Any, status: str) -> TranscriptProgress | None:
+    if status not in CodingStatus.values:
+        raise ValidationError(f"Unknown status {status!r}.")
+    if status == CodingStatus.NOT_STARTED:
+        TranscriptProgress.objects.filter(transcript=transcript, coder=coder).delete()
+        return None
+    progress, _ = TranscriptProgress.objects.update_or_create(transcript=transcript, coder=coder,
+                                                              defaults={"status": status})
+    return progress

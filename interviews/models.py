@@ -18,6 +18,8 @@ class Study(models.Model):
     description = models.TextField(blank=True)
     # Blind coding: coders see and change only their own codings. On by default for new studies.
     blind_coding = models.BooleanField(default=True)
+    # Coders may add new codes while coding (in-vivo); renaming, moving, merging and deleting stay with the PI.
+    coders_add_codes = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

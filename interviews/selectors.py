@@ -1,9 +1,12 @@
 """Reads for studies, members, participants and transcripts."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, QuerySet
 
 from codebook.models import Coding, Layer
@@ -66,3 +69,45 @@ def participant_attributes(participant: Participant) -> list[tuple[str, str]]:
         (v.attribute.name, v.value)
         for v in sorted(values, key=lambda v: (v.attribute.position, v.attribute.name))
     ]
+
+
+@dataclass(frozen=True)
+class Hit:
+    transcript: Transcript
+    start: int
+    end: int
+    before: str
+    match: str
+    after: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.transcript.pk}:{self.start}:{self.end}"
+
+
+def search_hits(access: StudyAccess, query: str, *, limit: int = 1000, context: int = 60) -> tuple[list[Hit], bool]:
+    """Every case-insensitive occurrence of ``query`` in the study's transcripts (CJK too), in study order, with
+    up to ``context`` characters either side on the same line. Returns the hits and whether the list was cut."""
+    if not query.strip():
+        return [], False
+    pattern = re.compile(re.escape(query), re.IGNORECASE)
+    hits: list[Hit] = []
+    transcripts = (Transcript.objects.filter(study=access.study, text__icontains=query)
+                   .select_related("participant").order_by("participant__label", "title"))
+    if connection.vendor == "sqlite" and not query.isascii():
+        # SQLite's LIKE folds ASCII only; scan every transcript for non-ASCII queries.
+        transcripts = (Transcript.objects.filter(study=access.study).select_related("participant")
+                       .order_by("participant__label", "title"))
+    for transcript in transcripts:
+        text = transcript.text
+        for match in pattern.finditer(text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            line_end = len(text) if line_end == -1 else line_end
+            left = max(line_start, match.start() - context)
+            right = min(line_end, match.end() + context)
+            hits.append(Hit(transcript, match.start(), match.end(), text[left:match.start()], match.group(),
+                            text[match.end():right]))
+            if len(hits) >= limit:
+                return hits, True
+    return hits, False

@@ -11,7 +11,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from codebook.highlight import Span, runs_for_ranges
-from codebook.selectors import choose_layer, code_tree, layer_choices, transcript_codings
+from codebook.models import Code, CodingStatus
+from codebook.selectors import (
+    choose_layer,
+    code_tree,
+    coding_page_data,
+    layer_choices,
+    my_progress,
+    next_transcript,
+    transcript_codings,
+)
 from workbench.errors import Conflict
 
 from . import selectors, services
@@ -114,6 +123,7 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         body_runs = next(runs)
         blocks.append(
             {
+                "p": p,
                 "speaker": p.speaker,
                 "label": [_run_view(text, r, by_id) for r in label_runs],
                 "body": [_run_view(text, r, by_id) for r in body_runs],
@@ -131,12 +141,16 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "codings": codings,
             "layer": layer,
             "layers": layer_choices(access, transcript),
+            "page_data": coding_page_data(access, transcript, layer, codings),
+            "progress": my_progress(access, transcript),
+            "next_transcript": next_transcript(access, transcript),
+            "statuses": CodingStatus.choices,
         },
     )
 
 
 def _run_view(text: str, run, by_id) -> dict:
-    view = {"text": text[run.start : run.end], "ids": " ".join(map(str, run.codings))}
+    view = {"text": text[run.start : run.end], "ids": " ".join(map(str, run.codings)), "o": run.start}
     if run.codings:
         inner = by_id[run.codings[0]]
         view["color"] = inner.code.color
@@ -154,3 +168,57 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     return str(exc)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def search(request: HttpRequest, slug: str) -> HttpResponse:
+    """Find in study: keyword-in-context lines across every transcript; the coder can code all (or some) hits."""
+    access = access_study(request.user, slug, write=request.method == "POST")
+    query = (request.POST.get("q") if request.method == "POST" else request.GET.get("q", "")) or ""
+    query = query.strip()
+    status = 200
+    if request.method == "POST":
+        try:
+            code = Code.objects.filter(study=access.study, pk=int(request.POST.get("code", "0"))).first()
+            if code is None:
+                raise ValidationError("Choose the code to apply.")
+            chosen = request.POST.getlist("hit")
+            if not chosen:
+                raise ValidationError("Tick at least one hit.")
+            created, existing = search_code_hits(access, code, chosen)
+            messages.success(request, f"Applied “{code.name}” to {created} passage(s)"
+                                      f"{f'; {existing} already had it' if existing else ''}.")
+        except (ValidationError, ValueError) as exc:
+            messages.error(request, _message(exc) if isinstance(exc, ValidationError) else "Choose the code.")
+            status = 400
+        except Conflict as exc:
+            messages.error(request, str(exc))
+            status = 409
+    hits, truncated = selectors.search_hits(access, query) if query else ([], False)
+    codes = Code.objects.filter(study=access.study, codable=True).order_by("parent__name", "position", "name")
+    return render(request, "interviews/search.html", {
+        "access": access, "study": access.study, "query": query, "hits": hits, "truncated": truncated,
+        "codes": codes,
+    }, status=status)
+
+
+def search_code_hits(access, code, chosen: list[str]) -> tuple[int, int]:
+    """Apply ``code`` to each chosen hit (``transcript:start:end``) in the caller's layer. All or nothing."""
+    from django.db import transaction
+
+    from codebook.services import coding_apply
+
+    created = existing = 0
+    with transaction.atomic():
+        for value in chosen:
+            try:
+                transcript_id, start, end = (int(part) for part in value.split(":"))
+            except ValueError:
+                raise ValidationError("A hit could not be read; search again.") from None
+            transcript = access_transcript(access, transcript_id)
+            _, made = coding_apply(transcript=transcript, code=code, coder=access.user, start=start, end=end)
+            created += made
+            existing += not made
+    return created, existing

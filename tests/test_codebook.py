@@ -398,7 +398,7 @@ def test_two_pis_moving_at_once_never_make_a_cycle():
         barrier = threading.Barrier(2)
         errors: list[str] = []
 
-        def move(child, parent):
+        def move(child, parent, barrier=barrier, errors=errors):
             try:
                 barrier.wait()
                 restructure.code_move(code=child, parent=parent, actor=None)

@@ -4,6 +4,7 @@ A URL added to ``workbench/urls.py`` without an entry here fails ``test_every_ur
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,9 +33,13 @@ class Check:
     get: dict[str, int] | None
     post: dict[str, int] | None = None
     post_data: Callable = field(default=lambda world: {})
+    json: bool = False  # the endpoint takes a JSON body
+    patch: dict[str, int] | None = None
+    delete: dict[str, int] | None = None
 
 
 LOGIN_REDIRECT = 302
+API_ANON = 403  # JSON endpoints answer 403 to anonymous callers instead of redirecting to the login page
 STEWARD_ONLY = {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}
 
 CHECKS: dict[str, Check] = {
@@ -127,6 +132,52 @@ CHECKS: dict[str, Check] = {
         post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
         post_data=lambda w: {"action": "update", "name": "Kinship", "color": "#123456"},
     ),
+    "search": Check(
+        lambda w: reverse("search", args=[w.study.slug]) + "?q=mother",
+        get=statuses(LOGIN_REDIRECT, 200, 404),
+        post=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 200, "other_coder": 200, "viewer": 403}, 404),
+        post_data=lambda w: {"q": "mother", "code": w.kinship.pk, "hit": f"{w.transcript.pk}:{w.coding_a.start}:"
+                             f"{w.coding_a.start + 9}"},
+    ),
+    "api_transcript_codings": Check(
+        lambda w: reverse("api_transcript_codings", args=[w.study.slug, w.transcript.pk]),
+        get=statuses(API_ANON, 200, 404),
+        post=statuses(API_ANON, {"pi": 201, "coder": 201, "other_coder": 201, "viewer": 403}, 404),
+        post_data=lambda w: {"code": w.alumni.pk, "start": 0, "end": 2, "quote": "I:"},
+        json=True,
+    ),
+    "api_coding": Check(
+        lambda w: reverse("api_coding", args=[w.study.slug, w.coding_a.pk]),
+        # coding_a is the coder's own: blind coding hides it from the other coder (404); the PI and the viewer
+        # see it but may not change it (403).
+        get=statuses(API_ANON, {"pi": 200, "coder": 200, "other_coder": 404, "viewer": 200}, 404),
+        patch=statuses(API_ANON, {"pi": 403, "coder": 200, "other_coder": 404, "viewer": 403}, 404),
+        delete=statuses(API_ANON, {"pi": 403, "coder": 204, "other_coder": 404, "viewer": 403}, 404),
+        post=statuses(405, 405, 405),
+        post_data=lambda w: {"memo": "walked"},
+        json=True,
+    ),
+    "api_codes": Check(
+        lambda w: reverse("api_codes", args=[w.study.slug]),
+        get=statuses(405, 405, 405),
+        post=statuses(API_ANON, {"pi": 201, "coder": 201, "other_coder": 201, "viewer": 403}, 404),
+        post_data=lambda w: {"name": "In vivo words"},
+        json=True,
+    ),
+    "api_progress": Check(
+        lambda w: reverse("api_progress", args=[w.study.slug, w.transcript.pk]),
+        get=statuses(405, 405, 405),
+        post=statuses(API_ANON, {"pi": 200, "coder": 200, "other_coder": 200, "viewer": 403}, 404),
+        post_data=lambda w: {"status": "done"},
+        json=True,
+    ),
+    "api_settings": Check(
+        lambda w: reverse("api_settings"),
+        get=statuses(405, 405, 405),
+        post=statuses(API_ANON, 200, 200),
+        post_data=lambda w: {"snap_to_words": True},
+        json=True,
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.
@@ -177,12 +228,29 @@ def test_get_status(client, walk_world, name, persona):
     assert response.status_code == check.get[persona], (name, persona, response.status_code)
 
 
+def _send(client, check, world, method):
+    data = check.post_data(world)
+    call = getattr(client, method)
+    if check.json:
+        return call(check.url(world), json.dumps(data), content_type="application/json")
+    return call(check.url(world), data)
+
+
 @pytest.mark.parametrize("name", sorted(n for n, c in CHECKS.items() if c.post))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_post_status(client, walk_world, name, persona):
     check = CHECKS[name]
-    response = _client_for(client, walk_world, persona).post(check.url(walk_world), check.post_data(walk_world))
+    response = _send(_client_for(client, walk_world, persona), check, walk_world, "post")
     assert response.status_code == check.post[persona], (name, persona, response.status_code)
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(
+    [(n, "patch") for n, c in CHECKS.items() if c.patch] + [(n, "delete") for n, c in CHECKS.items() if c.delete]))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_patch_and_delete_status(client, walk_world, name, method, persona):
+    check = CHECKS[name]
+    response = _send(_client_for(client, walk_world, persona), check, walk_world, method)
+    assert response.status_code == getattr(check, method)[persona], (name, method, persona, response.status_code)
 
 
 def test_anonymous_is_sent_to_login_with_next(client, world):

@@ -37,7 +37,7 @@ def test_transcript_page_highlights_codings_for_the_pi(login, world):
     assert "no-store" in response["Cache-Control"]
     assert f'data-codings="{world.coding_a.pk}"' in content
     assert f'data-codings="{world.coding_b.pk}"' in content
-    assert '<span class="speaker">I:' in content
+    assert '<span class="speaker"><span data-o="0">I: </span></span>' in content
     assert "Gender" in content and "Female" in content
 
 

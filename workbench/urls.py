@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from analysis import views as analysis_views
+from codebook import api as codebook_api
 from codebook import views as codebook_views
 from interviews import import_views
 from interviews import views as interview_views
@@ -31,5 +32,12 @@ urlpatterns = [
     path("studies/<slug:slug>/codes/<int:pk>/action/", codebook_views.code_action, name="code_action"),
     path("studies/<slug:slug>/analysis/", analysis_views.analysis_home, name="analysis_home"),
     path("studies/<slug:slug>/analysis/runs/<int:pk>/", analysis_views.run_detail, name="run_detail"),
+    path("studies/<slug:slug>/search/", interview_views.search, name="search"),
+    path("api/studies/<slug:slug>/transcripts/<int:pk>/codings/", codebook_api.transcript_codings_api,
+         name="api_transcript_codings"),
+    path("api/studies/<slug:slug>/transcripts/<int:pk>/progress/", codebook_api.progress_api, name="api_progress"),
+    path("api/studies/<slug:slug>/codings/<int:pk>/", codebook_api.coding_api, name="api_coding"),
+    path("api/studies/<slug:slug>/codes/", codebook_api.code_create_api, name="api_codes"),
+    path("api/me/settings/", codebook_api.settings_api, name="api_settings"),
     path("admin/", admin.site.urls),
 ]
