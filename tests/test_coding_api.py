@@ -6,7 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from codebook.models import Code, Coding, CoderSettings, TranscriptProgress
+from codebook.models import Code, CoderSettings, Coding, TranscriptProgress
 from codebook.selectors import next_transcript
 from interviews import services
 from interviews.access import access_study
@@ -231,7 +231,7 @@ def test_search_finds_cjk_and_codes_all_hits(login, world):
                                     text="受访者：我想念母亲。母亲一个人住。\n")
     client = login(world.users["coder"])
     page = client.get(reverse("search", args=[world.study.slug]), {"q": "母亲"}).content.decode()
-    assert page.count('name="hit"') == 2 and f"#sel=7-9" in page
+    assert page.count('name="hit"') == 2 and "#sel=7-9" in page
     english = client.get(reverse("search", args=[world.study.slug]), {"q": "MOTHER"}).content.decode()
     assert "My <mark>mother</mark>" not in english and "<mark>mother</mark>" in english
     response = client.post(reverse("search", args=[world.study.slug]),

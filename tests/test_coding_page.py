@@ -187,7 +187,8 @@ def test_blind_coder_never_sees_the_other_coders_codings_but_the_pi_does(live_se
     demo_load()
     transcript = Transcript.objects.get(study__slug="demo", participant__label="P04")
     b_only = Coding.objects.filter(transcript=transcript, coder__username="demo-coder-b")
-    a_ids = set(Coding.objects.filter(transcript=transcript, coder__username="demo-coder-a").values_list("pk", flat=True))
+    a_codings = Coding.objects.filter(transcript=transcript, coder__username="demo-coder-a")
+    a_ids = set(a_codings.values_list("pk", flat=True))
     page = browser_page
     log_in(page, live_server.url, "demo-coder-a")
     open_transcript(page, live_server.url, transcript)
