@@ -36,7 +36,7 @@ test: install
 
 # Benchmarks print one JSON object per figure; BENCH_SIZE=large for the sizes named in the issues.
 bench: install
-	BENCH_SIZE=$(or $(BENCH_SIZE),small) $(BIN)/python -m benchmarks $(BENCH_ARGS)
+	BENCH_SIZE=$(or $(BENCH_SIZE),small) $(BIN)/python scripts/testservers.py -- $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

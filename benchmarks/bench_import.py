@@ -7,9 +7,10 @@ and storing (one transaction per file), i.e. everything from upload to stored tr
 from __future__ import annotations
 
 import random
+import sys
 import time
 
-from .common import emit, peak_rss_mb, setup_embedded_django, size
+from .common import emit, peak_rss_mb, setup_django, size
 
 COMMON = ("the and of to in that it was for on with as I we they my our at but not this from by had have so "
           "family work city move parents job company salary school because back friends years university").split()
@@ -45,10 +46,10 @@ def corpus(n_transcripts: int, words: int, entries: int, seed: int = 7):
     return files, key.encode()
 
 
-def main() -> None:
+def main(engine: str = "sqlite") -> None:
     large = size() == "large"
     n, words, entries = (100, 10_000, 500) if large else (10, 2_000, 500)
-    setup_embedded_django()
+    setup_django(engine)
     from django.contrib.auth import get_user_model
 
     from interviews import imports, keystore, services
@@ -67,9 +68,13 @@ def main() -> None:
     batch.refresh_from_db()
     stored = Transcript.objects.filter(study=study).count()
     replacements = sum(len(r.proposals) for r in reviews)
-    emit(benchmark="import_pseudonymise", size=size(), transcripts=n, words_per_transcript=words,
+    emit(benchmark="import_pseudonymise", engine=engine, size=size(), transcripts=n, words_per_transcript=words,
          list_entries=entries, stored=stored, status=batch.status, replacements=replacements,
          seconds_total=round(done - started, 2), seconds_read=round(staged - started, 2),
          seconds_review=round(reviewed - staged, 2), seconds_decide_and_store=round(done - reviewed, 2),
          words_per_second=round(n * words / (done - started)), target_seconds=20 if large else None,
          peak_rss_mb=round(peak_rss_mb()))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

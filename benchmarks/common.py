@@ -1,12 +1,14 @@
-"""Shared helpers: sizes, an isolated embedded-default Django, JSON output, peak memory."""
+"""Shared helpers: sizes, a Django configured for one engine, JSON output, peak memory."""
 from __future__ import annotations
 
 import json
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
+import uuid
 
 SIZES = {"small", "large"}
 
@@ -18,14 +20,29 @@ def size() -> str:
     return value
 
 
-def setup_embedded_django() -> str:
-    """A fresh embedded default (SQLite under a temporary var/, in-process tasks), migrated."""
+def setup_django(engine: str = "sqlite") -> str:
+    """A fresh, migrated database: the embedded default (SQLite under a temporary var/, in-process tasks) or a new
+    PostgreSQL database on the server named by BENCH_POSTGRES_URL (set by scripts/testservers.py via make bench)."""
     var = tempfile.mkdtemp(prefix="workbench-bench-")
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"):
         os.environ.pop(name, None)
     os.environ["WORKBENCH_VAR_DIR"] = var
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+    if engine == "postgres":
+        admin_url = os.environ.get("BENCH_POSTGRES_URL")
+        if not admin_url:
+            raise SystemExit("no PostgreSQL for the benchmark (run it through make bench)")
+        import psycopg2
+
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        connection = psycopg2.connect(admin_url)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        connection.close()
+        os.environ["DATABASE_URL"] = admin_url.rsplit("/", 1)[0] + "/" + name
+        os.environ["CONN_MAX_AGE"] = "60"
     import django
 
     django.setup()
@@ -37,6 +54,12 @@ def setup_embedded_django() -> str:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def summary(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1), "n": len(ordered)}
 
 
 def emit(**figure) -> None:

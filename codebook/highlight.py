@@ -28,7 +28,7 @@ class Run:
 def runs_for_ranges(ranges: Sequence[tuple[int, int]], spans: Iterable[Span]) -> list[list[Run]]:
     """For each (start, end) range (sorted, non-overlapping), the runs of equal coverage inside it."""
     ordered = sorted(spans, key=lambda s: (s.start, s.end, s.id))
-    length = {s.id: s.end - s.start for s in ordered}
+    rank = {s.id: (s.end - s.start, s.id) for s in ordered}.__getitem__
     result: list[list[Run]] = []
     active: dict[int, Span] = {}
     ends: list[tuple[int, int]] = []  # heap of (end, id) of active spans
@@ -52,7 +52,7 @@ def runs_for_ranges(ranges: Sequence[tuple[int, int]], spans: Iterable[Span]) ->
                 boundary = min(boundary, max(ordered[next_span].start, position + 1))
             if ends:
                 boundary = min(boundary, ends[0][0])
-            covering = tuple(sorted(active, key=lambda i: (length[i], i)))
+            covering = tuple(sorted(active, key=rank))
             if runs and runs[-1].codings == covering and runs[-1].end == position:
                 runs[-1] = Run(runs[-1].start, boundary, covering)
             else:

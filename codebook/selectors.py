@@ -93,11 +93,11 @@ def choose_layer(access: StudyAccess, requested: Any) -> str:
     return "all"
 
 
-def coding_page_data(access: StudyAccess, transcript: Transcript, layer: str, codings: list[Coding]) -> dict[str, Any]:
+def coding_page_data(
+    access: StudyAccess, transcript: Transcript, layer: str, codings: list[Coding], coders: dict[int, str]
+) -> dict[str, Any]:
     """Everything the coding page's script needs, passed with json_script (never interpolated into JS)."""
     from django.urls import reverse
-
-    from .services import coding_as_dict
 
     rows = code_tree_for(access.study, Coding.objects.none())
     settings_row = CoderSettings.objects.filter(user=access.user).first()
@@ -116,7 +116,11 @@ def coding_page_data(access: StudyAccess, transcript: Transcript, layer: str, co
              "codable": r.code.codable, "shortcut": r.code.shortcut, "parent": r.code.parent_id}
             for r in rows
         ],
-        "codings": [coding_as_dict(c) for c in codings],
+        "codings": [
+            {"id": c.pk, "code": c.code_id, "coder": coders[c.coder_id], "layer": c.layer, "start": c.start,
+             "end": c.end, "memo": c.memo, "version": c.version, "created": c.created_at.date().isoformat()}
+            for c in codings
+        ],
         "api": {
             "codings": reverse("api_transcript_codings", args=[slug, transcript.pk]),
             "coding": reverse("api_coding", args=[slug, 0]),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -26,6 +27,7 @@ from workbench.errors import Conflict
 from . import selectors, services
 from .access import access_study, access_transcript
 from .models import Role
+from .rendering import Names, codings_list_html, transcript_html
 from .turns import paragraphs
 
 
@@ -107,7 +109,13 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access = access_study(request.user, slug)
     transcript = access_transcript(access, pk)
     layer = choose_layer(access, request.GET.get("layer"))
-    codings = list(transcript_codings(access, transcript, layer))
+    # The quotes are slices of the text the page already carries: not loaded again for thousands of codings.
+    codings = list(transcript_codings(access, transcript, layer).select_related(None).defer("quote", "updated_at"))
+    names = Names(
+        codes={c.pk: c for c in Code.objects.filter(study=access.study)},
+        coders=dict(get_user_model().objects.filter(pk__in={c.coder_id for c in codings})
+                    .values_list("pk", "username")),
+    )
     by_id = {c.pk: c for c in codings}
     paras = paragraphs(transcript.text)
     ranges: list[tuple[int, int]] = []
@@ -115,20 +123,8 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         if p.speaker is not None:
             ranges.append((p.start, p.body_start))
         ranges.append((p.body_start, p.end))
-    runs = iter(runs_for_ranges(ranges, (Span(c.pk, c.start, c.end) for c in codings)))
-    text = transcript.text
-    blocks = []
-    for p in paras:
-        label_runs = next(runs) if p.speaker is not None else []
-        body_runs = next(runs)
-        blocks.append(
-            {
-                "p": p,
-                "speaker": p.speaker,
-                "label": [_run_view(text, r, by_id) for r in label_runs],
-                "body": [_run_view(text, r, by_id) for r in body_runs],
-            }
-        )
+    runs = runs_for_ranges(ranges, (Span(c.pk, c.start, c.end) for c in codings))
+    text_html = transcript_html(transcript.text, paras, runs, by_id, names)
     return render(
         request,
         "interviews/transcript.html",
@@ -137,31 +133,17 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "study": access.study,
             "transcript": transcript,
             "attributes": selectors.participant_attributes(transcript.participant),
-            "blocks": blocks,
+            "text_html": text_html,
+            "codings_html": codings_list_html(transcript.text, codings, names),
             "codings": codings,
             "layer": layer,
             "layers": layer_choices(access, transcript),
-            "page_data": coding_page_data(access, transcript, layer, codings),
+            "page_data": coding_page_data(access, transcript, layer, codings, names.coders),
             "progress": my_progress(access, transcript),
             "next_transcript": next_transcript(access, transcript),
             "statuses": CodingStatus.choices,
         },
     )
-
-
-def _run_view(text: str, run, by_id) -> dict:
-    view = {"text": text[run.start : run.end], "ids": " ".join(map(str, run.codings)), "o": run.start}
-    if run.codings:
-        inner = by_id[run.codings[0]]
-        view["color"] = inner.code.color
-        view["outer"] = by_id[run.codings[1]].code.color if len(run.codings) > 1 else None
-        view["depth"] = len(run.codings)
-        view["title"] = "; ".join(
-            f"{by_id[i].code.name} ({by_id[i].coder.get_username()}"
-            f"{', consensus' if by_id[i].layer == 'consensus' else ''})"
-            for i in run.codings
-        )
-    return view
 
 
 def _message(exc: Exception) -> str:
