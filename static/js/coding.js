@@ -598,7 +598,7 @@
       if (mark) { mark.scrollIntoView({ block: "center" }); setCurrent(paragraphOf(target.start)); }
     }
   }
-  scheduleStripes();
+  window.requestAnimationFrame(drawStripes);
   window.addEventListener("resize", scheduleStripes);
   window.WorkbenchCoding = { codings: codings, renderAll: renderAll, pending: function () { return pending; } };
 })();
