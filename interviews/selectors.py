@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, QuerySet
 
-from codebook.models import Coding, Layer
+from codebook.models import Coding, CodingStatus, Layer, TranscriptProgress
 
 from .access import StudyAccess
 from .models import AttributeValue, Membership, Participant, Transcript
@@ -57,8 +57,15 @@ def study_transcripts(access: StudyAccess) -> list[dict[str, Any]]:
     for row in rows:
         label = "consensus" if row["layer"] == Layer.CONSENSUS else row["coder__username"]
         counts[row["transcript_id"]][label] = counts[row["transcript_id"]].get(label, 0) + row["n"]
+    progress = TranscriptProgress.objects.filter(transcript__study=access.study)
+    if not access.sees_all_layers:
+        progress = progress.filter(coder=access.user)
+    statuses: dict[int, dict[str, str]] = defaultdict(dict)
+    for transcript_id, username, status in progress.values_list("transcript_id", "coder__username", "status"):
+        statuses[transcript_id][username] = CodingStatus(status).label
     return [
-        {"transcript": t, "participant": t.participant, "length": len(t.text), "counts": counts.get(t.pk, {})}
+        {"transcript": t, "participant": t.participant, "length": len(t.text), "counts": counts.get(t.pk, {}),
+         "statuses": statuses.get(t.pk, {})}
         for t in transcripts
     ]
 

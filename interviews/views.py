@@ -58,6 +58,7 @@ def study_home(request: HttpRequest, slug: str) -> HttpResponse:
             "transcripts": selectors.study_transcripts(access),
             "tree": code_tree(access),
             "members": selectors.study_members(access),
+            "next_transcript": next_transcript(access),
         },
     )
 

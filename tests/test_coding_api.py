@@ -242,3 +242,14 @@ def test_search_finds_cjk_and_codes_all_hits(login, world):
                       {"q": "x", "code": world.kinship.pk, "hit": [f"{world.other_transcript.pk}:0:5"]})
     assert bad.status_code == 404
     assert Coding.objects.filter(transcript=world.other_transcript).count() == 0
+
+
+def test_study_home_shows_statuses_blind_for_coders(login, world):
+    from codebook.services import progress_set
+
+    progress_set(transcript=world.transcript, coder=world.users["other_coder"], status="done")
+    progress_set(transcript=world.transcript, coder=world.users["coder"], status="in_progress")
+    coder_page = login(world.users["coder"]).get(reverse("study_home", args=[world.study.slug])).content.decode()
+    assert "In progress" in coder_page and "Done" not in coder_page and "other_coder:" not in coder_page
+    pi_page = login(world.users["pi"]).get(reverse("study_home", args=[world.study.slug])).content.decode()
+    assert "other_coder: Done" in pi_page and "coder: In progress" in pi_page
