@@ -30,6 +30,10 @@ class AnalysisRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The study's data_version the result was computed for; a finished run with the same parameters and version
+    # is reused instead of computing again.
+    data_version = models.PositiveBigIntegerField(default=0)
+    from_cache = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

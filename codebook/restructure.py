@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 
 from interviews.models import Study
-from interviews.services import audit_record
+from interviews.services import audit_record, study_touch
 
 from . import tree
 from .models import Code, Coding, Layer, Memo
@@ -23,8 +23,11 @@ DEFINITION_FIELDS = ("description", "when_to_use", "when_not_to_use", "example")
 
 
 def lock_study(study_id: int) -> Study:
-    """Serialise codebook operations of one study (PostgreSQL row lock; SQLite writes are serial anyway)."""
-    return Study.objects.select_for_update().get(pk=study_id)
+    """Serialise codebook operations of one study (PostgreSQL row lock; SQLite writes are serial anyway), and
+    mark its data as changed for the analysis cache (the operation's transaction commits both or neither)."""
+    study = Study.objects.select_for_update().get(pk=study_id)
+    study_touch(study_id)
+    return study
 
 
 def _parents(study_id: int) -> dict[int, int | None]:

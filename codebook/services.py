@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from interviews.models import Study, Transcript
-from interviews.services import audit_record
+from interviews.services import audit_record, study_touch
 from workbench.errors import Conflict
 
 from .models import Code, Coding, CodingStatus, Layer, Memo, TranscriptProgress
@@ -56,6 +56,7 @@ def code_create(
         color=color.lower(),
         position=siblings.count(),
     )
+    study_touch(study.pk)
     audit_record(study=study, actor=actor, action="code.create", obj=code,
                  details={"parent": parent.pk if parent else None})
     return code
@@ -136,6 +137,7 @@ def coding_apply(
             )
             if layer == Layer.CODER:
                 progress_start(transcript=transcript, coder=coder)
+            study_touch(transcript.study_id)
     except IntegrityError:
         # A concurrent identical request won the race: return its row.
         existing = Coding.objects.filter(**key).first()
@@ -196,6 +198,7 @@ def coding_update(
             locked.start, locked.end, locked.quote = new_start, new_end, actual
             changed += ["start", "end", "quote"]
     if changed:
+        study_touch(locked.transcript.study_id)
         locked.version += 1
         try:
             with transaction.atomic():
@@ -215,6 +218,7 @@ def coding_remove(*, coding: Coding, actor: Any) -> None:
         details={"transcript": coding.transcript_id, "code": coding.code_id, "layer": coding.layer,
                  "coder": coding.coder.get_username(), "start": coding.start, "end": coding.end},
     )
+    study_touch(coding.transcript.study_id)
     coding.delete()
 
 

@@ -20,6 +20,9 @@ class Study(models.Model):
     blind_coding = models.BooleanField(default=True)
     # Coders may add new codes while coding (in-vivo); renaming, moving, merging and deleting stay with the PI.
     coders_add_codes = models.BooleanField(default=True)
+    # Raised by every service that changes codings, codes, transcripts or attributes: analysis results computed
+    # for an older version are not reused.
+    data_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

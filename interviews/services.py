@@ -52,6 +52,13 @@ def audit_record(
     )
 
 
+def study_touch(study_id: int) -> None:
+    """Mark the study's data as changed (for the analysis cache). Called by the services that change it."""
+    from django.db.models import F
+
+    Study.objects.filter(pk=study_id).update(data_version=F("data_version") + 1)
+
+
 # --- Studies and members --------------------------------------------------------------------------------------
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:60] or "study"
@@ -174,6 +181,7 @@ def attribute_define(
     attribute = Attribute.objects.create(
         study=study, name=name, type=type, choices=clean_choices, position=position
     )
+    study_touch(study.pk)
     audit_record(study=study, actor=actor, action="attribute.define", obj=attribute,
                  details={"type": type, "choices": clean_choices})
     return attribute
@@ -189,6 +197,7 @@ def participant_create(
     if Participant.objects.filter(study=study, label=label).exists():
         raise ValidationError(f"The participant {label!r} already exists in this study.")
     participant = Participant.objects.create(study=study, label=label)
+    study_touch(study.pk)
     if values:
         participant_set_values(participant=participant, values=values, actor=actor)
     return participant
@@ -214,6 +223,7 @@ def participant_set_values(*, participant: Participant, values: Mapping[str, str
             errors.append(f"{attribute.name}: {exc}")
     if errors:
         raise ValidationError(errors)
+    study_touch(participant.study_id)
     for attribute, value in parsed:
         if value is None:
             AttributeValue.objects.filter(participant=participant, attribute=attribute).delete()
@@ -264,6 +274,7 @@ def transcript_create(
         language=(language or "").strip()[:16],
         created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
     )
+    study_touch(study.pk)
     tag_list = [t.strip() for t in tags if t and t.strip()]
     if tag_list:
         transcript.tags.set(tag_list)

@@ -12,8 +12,8 @@ from analysis.models import AnalysisRun
 
 
 def new_run(world, **parameters):
-    return AnalysisRun.objects.create(study=world.study, kind="frequencies",
-                                      parameters={"layer": "coder", "coders": [], **parameters})
+    params = services.clean_parameters(world.study, "drivers", parameters)
+    return AnalysisRun.objects.create(study=world.study, kind="drivers", parameters=params)
 
 
 def test_claim_is_conditional(world):
@@ -34,19 +34,22 @@ def test_execute_records_done_and_a_second_delivery_is_skipped(world):
 
 
 def test_layer_and_coder_filters(world):
-    only_other = services.compute_frequencies(world.study, {"layer": "coder", "coders": ["other_coder"]})
-    rows = {tuple(r["path"]): r for r in only_other["rows"]}
+    def drivers(**raw):
+        return services.compute(world.study, "drivers", services.clean_parameters(world.study, "drivers", raw))
+
+    only_other = drivers(layer="coder", coders=["other_coder"])
+    rows = {tuple(r["path"]): r for r in only_other["rows"] if r["kind"] == "code"}
     assert rows[("Social networks", "Kinship")]["segments"] == 0
     assert rows[("Social networks", "Alumni")]["segments"] == 1
-    consensus = services.compute_frequencies(world.study, {"layer": "consensus"})
-    assert all(r["segments"] == 0 for r in consensus["rows"])
+    consensus = drivers(layer="consensus")
+    assert all(r["segments"] == 0 for r in consensus["rows"] if r["kind"] == "code")
 
 
 def test_failure_is_recorded_with_the_error(world, monkeypatch):
-    def explode(study, parameters):
+    def explode(study, kind, parameters):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(services.COMPUTE, "frequencies", explode)
+    monkeypatch.setattr(services, "COMPUTE", explode)
     run = new_run(world)
     assert services.run_execute(run_id=run.pk) == "failed"
     run.refresh_from_db()
@@ -73,7 +76,7 @@ def test_unreachable_queue_fails_the_run_with_a_message(world, django_capture_on
 
     monkeypatch.setattr(tasks.run_analysis, "delay", unreachable)
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.analysis_request(study=world.study, kind="frequencies", parameters={},
+        run = services.analysis_request(study=world.study, kind="drivers", parameters={},
                                         user=world.users["pi"])
     run.refresh_from_db()
     assert run.status == "failed" and "unavailable" in run.error
@@ -82,5 +85,5 @@ def test_unreachable_queue_fails_the_run_with_a_message(world, django_capture_on
 @pytest.mark.parametrize("parameters", [{"layer": "draft"}])
 def test_bad_parameters_are_refused(world, parameters):
     with pytest.raises(ValidationError):
-        services.analysis_request(study=world.study, kind="frequencies", parameters=parameters,
+        services.analysis_request(study=world.study, kind="drivers", parameters=parameters,
                                   user=world.users["pi"])

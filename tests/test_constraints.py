@@ -101,8 +101,8 @@ def test_memo_has_at_most_one_target(world):
 
 
 def test_analysis_run_status_and_progress(world):
-    assert refused(lambda: AnalysisRun.objects.create(study=world.study, kind="frequencies", status="lost"))
-    assert refused(lambda: AnalysisRun.objects.create(study=world.study, kind="frequencies", progress=101))
+    assert refused(lambda: AnalysisRun.objects.create(study=world.study, kind="drivers", status="lost"))
+    assert refused(lambda: AnalysisRun.objects.create(study=world.study, kind="drivers", progress=101))
 
 
 def test_deleting_a_study_removes_its_data(world):

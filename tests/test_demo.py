@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analysis.services import compute_frequencies
+from analysis import services as analysis_services
 from codebook.models import Code, Coding
 from interviews.demo import CODE_KEYS, parse_marked
 from interviews.models import AttributeValue, AuditEvent, Membership, Participant, Study, Transcript
@@ -80,8 +80,9 @@ def test_demo_coders_agree_on_most_and_disagree_on_some(demo):
 
 def test_demo_frequency_table_has_the_papers_shape(demo):
     study, _ = demo
-    result = compute_frequencies(study, {"layer": "coder", "coders": ["demo-coder-a"]})
-    rows = {tuple(r["path"]): r for r in result["rows"]}
+    params = analysis_services.clean_parameters(study, "drivers", {"coders": ["demo-coder-a"]})
+    result = analysis_services.compute(study, "drivers", params)
+    rows = {tuple(r["path"]): r for r in result["rows"] if r["kind"] == "code"}
     assert result["n"] == 14
     networks = rows[("Social networks",)]
     children = [rows[("Social networks", c)] for c in ("Kinship", "Partnership", "Alumni")]

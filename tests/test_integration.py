@@ -64,12 +64,12 @@ def test_analysis_runs_in_a_real_worker(stack):
     status, _, home = browser.request("GET", f"/studies/{study.slug}/")
     assert status == 200 and "Interview 1: materials scientist" in home
 
-    status, headers, _ = browser.request("POST", f"/studies/{study.slug}/analysis/", {"kind": "frequencies"})
+    status, headers, _ = browser.request("POST", f"/studies/{study.slug}/analysis/", {"kind": "drivers"})
     assert status == 302, stack["server"].output()
     run_path = headers["Location"]
     data = wait_for_run(browser, run_path)
     assert data["status"] == "done", data["error"] + stack["worker"].output()
-    rows = {tuple(r["path"]): r for r in data["result"]["rows"]}
+    rows = {tuple(r["path"]): r for r in data["result"]["rows"] if r["kind"] == "code"}
     assert data["result"]["n"] == 14
     assert rows[("Social networks",)]["participants"] >= rows[("Social networks", "Kinship")]["participants"] > 0
 
@@ -97,7 +97,10 @@ def test_redelivered_task_is_not_run_twice(stack):
 
     pi = get_user_model().objects.create_user("lead", password="lead-password-1")
     study = services.study_create(name="Claim", template="migration-drivers", pi=pi)
-    run = AnalysisRun.objects.create(study=study, kind="frequencies", parameters={"layer": "coder", "coders": []})
+    from analysis.services import clean_parameters
+
+    run = AnalysisRun.objects.create(study=study, kind="drivers",
+                                     parameters=clean_parameters(study, "drivers", {}))
     with app.connection_for_write(REDIS_URL) as conn:
         for _ in range(2):
             app.send_task("analysis.tasks.run_analysis", args=[run.pk], connection=conn)

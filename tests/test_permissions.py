@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from analysis.models import AnalysisRun
-from analysis.services import analysis_request
+from analysis.services import analysis_request, run_execute
 from interviews.imports import import_stage
 from interviews.models import AuditEvent, Membership
 
@@ -62,7 +62,7 @@ CHECKS: dict[str, Check] = {
         lambda w: reverse("analysis_home", args=[w.study.slug]),
         get=statuses(LOGIN_REDIRECT, 200, 404),
         post=statuses(LOGIN_REDIRECT, 302, 404),
-        post_data=lambda w: {"kind": "frequencies"},
+        post_data=lambda w: {"kind": "drivers"},
     ),
     "participants": Check(
         lambda w: reverse("participants", args=[w.study.slug]),
@@ -178,6 +178,16 @@ CHECKS: dict[str, Check] = {
         post_data=lambda w: {"snap_to_words": True},
         json=True,
     ),
+    "run_download": Check(
+        lambda w: reverse("run_download", args=[w.study.slug, w.run.pk]) + "?format=xlsx",
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 200}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "run_cell": Check(
+        lambda w: reverse("run_cell", args=[w.study.slug, w.cooc.pk]) + f"?a={w.kinship.pk}&b={w.alumni.pk}",
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 200}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.
@@ -206,7 +216,10 @@ def test_every_url_is_walked():
 @pytest.fixture
 def walk_world(world):
     with_run = world
-    with_run.run = analysis_request(study=world.study, kind="frequencies", parameters={}, user=world.users["pi"])
+    with_run.run = analysis_request(study=world.study, kind="drivers", parameters={}, user=world.users["pi"])
+    run_execute(run_id=with_run.run.pk)
+    with_run.cooc = analysis_request(study=world.study, kind="cooccurrence", parameters={}, user=world.users["pi"])
+    run_execute(run_id=with_run.cooc.pk)
     with_run.batch = import_stage(study=world.study, user=world.users["pi"], pasted=[("P02", "R: words")])
     return with_run
 
@@ -268,7 +281,7 @@ def test_another_studys_transcript_is_404_even_for_the_pi(login, world):
 
 
 def test_another_studys_run_is_404(login, world):
-    foreign_run = analysis_request(study=world.other_study, kind="frequencies", parameters={},
+    foreign_run = analysis_request(study=world.other_study, kind="drivers", parameters={},
                                    user=world.users["outsider"])
     client = login(world.users["pi"])
     assert client.get(reverse("run_detail", args=[world.study.slug, foreign_run.pk])).status_code == 404
@@ -308,9 +321,9 @@ def test_admin_requires_staff(login, world):
 
 def test_run_requested_by_coder_is_their_own_layer(login, world):
     client = login(world.users["coder"])
-    client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "frequencies", "layer": "consensus"})
+    client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers", "layer": "consensus"})
     run = AnalysisRun.objects.get(requested_by=world.users["coder"])
-    assert run.parameters == {"layer": "coder", "coders": ["coder"]}
+    assert (run.parameters["layer"], run.parameters["coders"]) == ("coder", ["coder"])
 
 
 def test_data_steward_may_import_but_not_manage(login, world):

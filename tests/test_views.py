@@ -140,17 +140,17 @@ def test_pi_adds_and_changes_members_through_the_page(login, world):
 def test_analysis_run_flow_in_process(login, world, django_capture_on_commit_callbacks):
     client = login(world.users["pi"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "frequencies"})
+        response = client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers"})
     run = AnalysisRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/runs/{run.pk}/")
     assert run.status == "done" and run.attempts == 1
     data = client.get(reverse("run_detail", args=[world.study.slug, run.pk]), {"format": "json"}).json()
-    rows = {tuple(r["path"]): r for r in data["result"]["rows"]}
+    rows = {tuple(r["path"]): r for r in data["result"]["rows"] if r["kind"] == "code"}
     assert data["result"]["n"] == 1
     assert rows[("Social networks",)]["participants"] == 1 and rows[("Social networks",)]["segments"] == 2
     assert rows[("Social networks", "Kinship")]["segments"] == 1
     html = client.get(reverse("run_detail", args=[world.study.slug, run.pk])).content.decode()
-    assert "distinct union" in html and "Kinship" in html
+    assert "distinct union" in html and "Kinship" in html and "none of these" in html
 
 
 def test_unknown_analysis_kind_is_refused(login, world):

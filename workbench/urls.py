@@ -32,6 +32,8 @@ urlpatterns = [
     path("studies/<slug:slug>/codes/<int:pk>/action/", codebook_views.code_action, name="code_action"),
     path("studies/<slug:slug>/analysis/", analysis_views.analysis_home, name="analysis_home"),
     path("studies/<slug:slug>/analysis/runs/<int:pk>/", analysis_views.run_detail, name="run_detail"),
+    path("studies/<slug:slug>/analysis/runs/<int:pk>/download/", analysis_views.run_download, name="run_download"),
+    path("studies/<slug:slug>/analysis/runs/<int:pk>/cell/", analysis_views.run_cell, name="run_cell"),
     path("studies/<slug:slug>/search/", interview_views.search, name="search"),
     path("api/studies/<slug:slug>/transcripts/<int:pk>/codings/", codebook_api.transcript_codings_api,
          name="api_transcript_codings"),
