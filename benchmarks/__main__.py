@@ -14,6 +14,7 @@ import sys
 BENCHMARKS = {
     "import": ["sqlite"],
     "coding": ["sqlite", "postgres"],
+    "analysis": ["postgres"],
 }
 
 
