@@ -30,8 +30,8 @@ def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
 
     rng = random.Random(5)
     User = get_user_model()
-    pi = User.objects.create_user("bench-pi")
-    coders = [User.objects.create_user(f"bench-coder-{i}") for i in (1, 2)]
+    pi, _ = User.objects.get_or_create(username="bench-pi")
+    coders = [User.objects.get_or_create(username=f"bench-coder-{i}")[0] for i in (1, 2)]
     study = services.study_create(name="Analysis benchmark", pi=pi)
     codes: list[Code] = []
     for a in range(4):
