@@ -23,11 +23,12 @@ Counts = dict[int, int]  # coder bit mask -> number of units
 
 
 # --- intervals ------------------------------------------------------------------------------------------------
-def merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Disjoint, sorted intervals covering the same characters."""
+def merge(intervals: Iterable[tuple[int, int]], *, touching: bool = True) -> list[tuple[int, int]]:
+    """Disjoint, sorted intervals covering the same characters; with ``touching=False`` intervals that only meet
+    end to start stay apart (two passages, not one)."""
     out: list[tuple[int, int]] = []
     for start, end in sorted(intervals):
-        if out and start <= out[-1][1]:
+        if out and (start <= out[-1][1] if touching else start < out[-1][1]):
             if end > out[-1][1]:
                 out[-1] = (out[-1][0], end)
         else:

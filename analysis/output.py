@@ -80,7 +80,36 @@ def grid(kind: str, result: dict[str, Any], params: dict[str, Any]) -> Grid:
         rows = [[r["label"], *r["attributes"], *r["values"]] for r in result["rows"]]
         return Grid("Codes by participant", ("Number of codings" if result["counts"] else "1 = the participant has the "
                     "code (or a sub-code), 0 = not") + f"; {_layer(params)}.", header, rows, [0] * len(rows))
+    if kind == "agreement":
+        coders = result["coders"]
+        if result["unit"] == "segment":
+            header = ["Code", "Matched codings", *[f"Codings: {c}" for c in coders]]
+            rows = [[r["path"][-1], _pct(None if r["matched"] is None else 100 * r["matched"]),
+                     *[r["units_coded"].get(c, 0) for c in coders]] for r in result["codes"]]
+        else:
+            header = ["Code", "% agreement", "% agreement (coded units)", "Kappa", "Alpha", "Alpha 95% CI",
+                      *[f"Units: {c}" for c in coders]]
+            rows = [[r["path"][-1], _ratio(r["percent_agreement"]), _ratio(r["coded_agreement"]), _num(r["kappa"]),
+                     _num(r["alpha"]), _ci(r["alpha_ci"]), *[r["units_coded"].get(c, 0) for c in coders]]
+                    for r in result["codes"]]
+        caption = (f"Unit: {result['unit']}; coders {', '.join(coders)}; {result['transcripts']} transcript(s). "
+                   f"Kappa is Cohen's for two coders, Fleiss' for more; alpha is Krippendorff's (nominal); the "
+                   f"interval is a cluster bootstrap over transcripts ({result['method']['resamples']} resamples, "
+                   f"seed {result['method']['seed']}). – means undefined (no variation).")
+        return Grid("Inter-coder agreement", caption, header, rows, [r["depth"] for r in result["codes"]])
     raise ValueError(f"unknown analysis {kind!r}")
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _ci(value: list[float] | None) -> str:
+    return "–" if not value else f"[{value[0]:.3f}, {value[1]:.3f}]"
 
 
 def to_csv(g: Grid) -> str:

@@ -24,7 +24,7 @@ from .models import AnalysisRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("drivers", "crosstab", "demographics", "cooccurrence", "matrix")
+KINDS = ("drivers", "crosstab", "demographics", "cooccurrence", "matrix", "agreement")
 LEVELS = ("participant", "transcript", "segment")
 
 
@@ -43,6 +43,10 @@ def clean_parameters(study: Study, kind: str, raw: dict[str, Any]) -> dict[str, 
     """Validated, canonical parameters (equal requests give equal dicts, which the cache relies on)."""
     if kind not in KINDS:
         raise ValidationError(f"Unknown analysis {kind!r}; choose from {', '.join(KINDS)}.")
+    if kind == "agreement":
+        from .consensus import clean_agreement_parameters
+
+        return clean_agreement_parameters(study, raw)
     layer = raw.get("layer") or Layer.CODER
     if layer not in Layer.values:
         raise ValidationError(f"Unknown layer {layer!r}.")
@@ -177,6 +181,10 @@ def attribute_values(study: Study, name: str, edges: list[float]) -> tuple[dict[
 
 # --- computing ------------------------------------------------------------------------------------------------
 def compute(study: Study, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    if kind == "agreement":
+        from .consensus import compute_agreement
+
+        return compute_agreement(study, params)
     data = load(study, params)
     root = params.get("code")
     if kind == "drivers":

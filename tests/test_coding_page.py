@@ -224,3 +224,47 @@ def test_hostile_text_shows_as_text_and_runs_nothing(live_server, browser_page):
     assert Coding.objects.get(transcript=transcript).quote == "שלום"
     assert page.evaluate("() => window.__pwned === undefined")
     assert page.errors == []
+
+
+def test_pi_settles_disagreements_and_the_consensus_driver_table_counts_them(live_server, browser_page):
+    from analysis import services as analysis_services
+
+    demo_load()
+    page = browser_page
+    log_in(page, live_server.url, "demo-pi")
+    page.goto(live_server.url + "/studies/demo/agreement/")
+    page.click("#agreement-form button.primary")
+    page.wait_for_selector("#agreement")
+    # A code with disagreements: Kinship.
+    page.click("#agreement >> text=Kinship")
+    page.wait_for_selector("#disagreements")
+    cards = page.locator("#disagreements > li.card")
+    assert cards.count() >= 2
+    first_text = cards.nth(0).locator("mark.region").inner_text()
+    with page.expect_navigation():
+        cards.nth(0).locator("button[value=union]").click()
+    assert page.locator("#disagreements > li.card.settled").count() == 1
+    with page.expect_navigation():
+        page.locator("#disagreements > li.card:not(.settled)").first.locator("button[value=union]").click()
+    assert "Settled" in page.locator(".messages").inner_text()
+    consensus = Coding.objects.filter(layer="consensus", code__name="Kinship")
+    assert consensus.count() >= 2
+    assert any(first_text.startswith(c.quote) or c.quote in first_text for c in consensus)
+    # The consensus layer shows them on the transcript page...
+    transcript = consensus.first().transcript
+    page.goto(f"{live_server.url}/studies/demo/transcripts/{transcript.pk}/?layer=consensus")
+    shown = set(page.evaluate("() => Object.keys(WorkbenchCoding.codings).map(Number)"))
+    assert shown == set(Coding.objects.filter(layer="consensus", transcript=transcript).values_list("pk", flat=True))
+    # ...and the driver table on the consensus layer counts them.
+    page.goto(live_server.url + "/studies/demo/analysis/")
+    page.select_option("select[name=layer]", "consensus")
+    page.click("#analysis-form button.primary")
+    page.wait_for_selector("#result")
+    study = transcript.study
+    params = analysis_services.clean_parameters(study, "drivers", {"layer": "consensus"})
+    expected = {r["path"][-1]: r for r in analysis_services.compute(study, "drivers", params)["rows"]
+                if r["kind"] == "code"}
+    assert expected["Kinship"]["participants"] == len({c.transcript.participant_id for c in consensus})
+    row = page.locator("#result tr", has_text="Kinship").first.inner_text()
+    assert str(expected["Kinship"]["participants"]) in row
+    assert page.errors == []

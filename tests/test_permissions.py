@@ -41,6 +41,8 @@ class Check:
 LOGIN_REDIRECT = 302
 API_ANON = 403  # JSON endpoints answer 403 to anonymous callers instead of redirecting to the login page
 STEWARD_ONLY = {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}
+# Agreement figures: the PI and viewers; coders only once blind coding is off.
+REVIEWERS = {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 200}
 
 CHECKS: dict[str, Check] = {
     "study_list": Check(lambda w: reverse("study_list"), get=statuses(LOGIN_REDIRECT, 200, 200),
@@ -188,6 +190,31 @@ CHECKS: dict[str, Check] = {
         get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 200}, 404),
         post=statuses(LOGIN_REDIRECT, 405, 405),
     ),
+    "agreement_home": Check(
+        lambda w: reverse("agreement_home", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, REVIEWERS, 404),
+        post=statuses(LOGIN_REDIRECT, {**REVIEWERS, "pi": 302, "viewer": 302}, 404),
+        post_data=lambda w: {"coders": ["coder", "other_coder"], "unit": "transcript"},
+    ),
+    "agreement_run": Check(
+        lambda w: reverse("agreement_run", args=[w.study.slug, w.agree.pk]),
+        get=statuses(LOGIN_REDIRECT, REVIEWERS, 404), post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "agreement_download": Check(
+        lambda w: reverse("agreement_download", args=[w.study.slug, w.agree.pk]) + "?format=xlsx",
+        get=statuses(LOGIN_REDIRECT, REVIEWERS, 404), post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "disagreements": Check(
+        lambda w: reverse("disagreements", args=[w.study.slug, w.agree.pk, w.kinship.pk]),
+        get=statuses(LOGIN_REDIRECT, REVIEWERS, 404), post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
+    "consensus_decision": Check(
+        lambda w: reverse("consensus_decision", args=[w.study.slug, w.agree.pk, w.kinship.pk]),
+        get=statuses(LOGIN_REDIRECT, 405, 405),
+        post=statuses(LOGIN_REDIRECT, {"pi": 302, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post_data=lambda w: {"transcript": w.transcript.pk, "start": w.coding_a.start, "end": w.coding_a.end,
+                             "choice": "keep:coder"},
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.
@@ -220,6 +247,9 @@ def walk_world(world):
     run_execute(run_id=with_run.run.pk)
     with_run.cooc = analysis_request(study=world.study, kind="cooccurrence", parameters={}, user=world.users["pi"])
     run_execute(run_id=with_run.cooc.pk)
+    with_run.agree = analysis_request(study=world.study, kind="agreement", user=world.users["pi"],
+                                      parameters={"coders": ["coder", "other_coder"], "resamples": 0})
+    run_execute(run_id=with_run.agree.pk)
     with_run.batch = import_stage(study=world.study, user=world.users["pi"], pasted=[("P02", "R: words")])
     return with_run
 

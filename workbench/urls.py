@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from analysis import agreement_views
 from analysis import views as analysis_views
 from codebook import api as codebook_api
 from codebook import views as codebook_views
@@ -41,5 +42,13 @@ urlpatterns = [
     path("api/studies/<slug:slug>/codings/<int:pk>/", codebook_api.coding_api, name="api_coding"),
     path("api/studies/<slug:slug>/codes/", codebook_api.code_create_api, name="api_codes"),
     path("api/me/settings/", codebook_api.settings_api, name="api_settings"),
+    path("studies/<slug:slug>/agreement/", agreement_views.agreement_home, name="agreement_home"),
+    path("studies/<slug:slug>/agreement/<int:pk>/", agreement_views.agreement_run, name="agreement_run"),
+    path("studies/<slug:slug>/agreement/<int:pk>/download/", agreement_views.agreement_download,
+         name="agreement_download"),
+    path("studies/<slug:slug>/agreement/<int:pk>/codes/<int:code_id>/", agreement_views.disagreements,
+         name="disagreements"),
+    path("studies/<slug:slug>/agreement/<int:pk>/codes/<int:code_id>/decide/", agreement_views.consensus_decision,
+         name="consensus_decision"),
     path("admin/", admin.site.urls),
 ]
