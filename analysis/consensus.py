@@ -74,9 +74,9 @@ def gather(study: Study, params: dict[str, Any]) -> Material:
     if params["tags"]:
         transcripts = transcripts.filter(tags__name__in=params["tags"]).distinct()
     else:
-        for coder_id in coder_ids:
-            transcripts = transcripts.filter(codings__layer=Layer.CODER, codings__coder_id=coder_id)
-        transcripts = transcripts.distinct()
+        for coder_id in coder_ids:  # one IN subquery per coder: no join that multiplies codings
+            transcripts = transcripts.filter(
+                pk__in=Coding.objects.filter(layer=Layer.CODER, coder_id=coder_id).values("transcript_id"))
     texts = dict(transcripts.values_list("id", "text"))
     material = Material(study, params["coders"], coder_ids, tree, texts)
     index = {coder_id: i for i, coder_id in enumerate(coder_ids)}

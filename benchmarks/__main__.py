@@ -15,6 +15,7 @@ BENCHMARKS = {
     "import": ["sqlite"],
     "coding": ["sqlite", "postgres"],
     "analysis": ["postgres"],
+    "agreement": ["postgres"],
 }
 
 
