@@ -36,7 +36,7 @@ def clean_agreement_parameters(study: Study, raw: dict[str, Any]) -> dict[str, A
         raise ValidationError(f"unit must be one of {', '.join(UNITS)}.")
     try:
         threshold = float(raw.get("threshold") or 0.9)
-        resamples = int(raw.get("resamples") or 1000)
+        resamples = int(1000 if raw.get("resamples") in (None, "") else raw["resamples"])
     except (TypeError, ValueError):
         raise ValidationError("threshold is a number between 0 and 1; resamples a whole number.") from None
     if not 0 < threshold <= 1 or not 0 <= resamples <= 10000:
@@ -119,6 +119,7 @@ def compute_agreement(study: Study, params: dict[str, Any]) -> dict[str, Any]:
     pooled: ag.Counts = {}
     pooled_clusters: dict[int, ag.Counts] = defaultdict(dict)
     turns: dict[int, list[tuple[int, int]]] = {}
+    per_code: list[ag.Counts] = []  # each code's pooled pattern counts, reused for the coder pairs
     for code_id, depth in material.tree.preorder(params["code"]):
         row: dict[str, Any] = {"code_id": code_id, "path": material.tree.path(code_id), "depth": depth}
         if unit == "segment":
@@ -133,6 +134,7 @@ def compute_agreement(study: Study, params: dict[str, Any]) -> dict[str, Any]:
             ag.add(total, counts)
             ag.add(pooled_clusters[transcript_id], counts)
         ag.add(pooled, total)
+        per_code.append(total)
         row.update(_format(ag.measures(total, m), coders))
         row["alpha_ci"] = (list(ag.alpha_bootstrap(clusters, m, params["resamples"], params["seed"]) or []) or None
                            if params["resamples"] and row["alpha"] is not None else None)
@@ -145,7 +147,7 @@ def compute_agreement(study: Study, params: dict[str, Any]) -> dict[str, Any]:
                                          if params["resamples"] else None)
         overall["mean"] = {key: ag.mean(r[key] for r in rows)
                            for key in ("percent_agreement", "coded_agreement", "kappa", "alpha")}
-        overall["pairs"] = _pairs(material, params, turns)
+        overall["pairs"] = _pairs(material.coders, per_code)
     else:
         overall["mean"] = {"matched": ag.mean(r["matched"] for r in rows)}
     return {"unit": unit, "coders": coders, "transcripts": len(material.transcripts), "codes": rows,
@@ -154,21 +156,21 @@ def compute_agreement(study: Study, params: dict[str, Any]) -> dict[str, Any]:
                                            "threshold": params["threshold"]}}
 
 
-def _pairs(material: Material, params: dict[str, Any], turns) -> list[dict[str, Any]]:
-    """Per pair of coders: pooled percent agreement and Cohen's kappa over all chosen codes."""
+def _pairs(coders: list[str], per_code: list[ag.Counts]) -> list[dict[str, Any]]:
+    """Per pair of coders: percent agreement, Cohen's kappa and alpha over all chosen codes pooled, read off the
+    same pattern counts (a pair's pattern is two bits of the full pattern)."""
     out = []
-    m = len(material.coders)
+    m = len(coders)
     for i in range(m):
         for j in range(i + 1, m):
             pooled: ag.Counts = {}
-            for code_id, _ in material.tree.preorder(params["code"]):
-                for transcript_id in material.transcripts:
-                    for mask, n in _counts(material, code_id, transcript_id, params["unit"], turns).items():
-                        sub = (mask >> i & 1) | (mask >> j & 1) << 1
-                        pooled[sub] = pooled.get(sub, 0) + n
+            for counts in per_code:
+                for mask, n in counts.items():
+                    sub = (mask >> i & 1) | (mask >> j & 1) << 1
+                    pooled[sub] = pooled.get(sub, 0) + n
             result = ag.measures(pooled, 2)
-            out.append({"a": material.coders[i], "b": material.coders[j], "percent_agreement":
-                        result.percent_agreement, "kappa": result.kappa, "alpha": result.alpha})
+            out.append({"a": coders[i], "b": coders[j], "percent_agreement": result.percent_agreement,
+                        "kappa": result.kappa, "alpha": result.alpha})
     return out
 
 
