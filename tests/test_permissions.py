@@ -215,6 +215,10 @@ CHECKS: dict[str, Check] = {
         post_data=lambda w: {"transcript": w.transcript.pk, "start": w.coding_a.start, "end": w.coding_a.end,
                              "choice": "keep:coder"},
     ),
+    "export": Check(
+        lambda w: reverse("export", args=[w.study.slug]) + "?download=1&format=csv",
+        get=statuses(LOGIN_REDIRECT, 200, 404), post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from analysis import agreement_views
+from analysis import agreement_views, export_views
 from analysis import views as analysis_views
 from codebook import api as codebook_api
 from codebook import views as codebook_views
@@ -50,5 +50,6 @@ urlpatterns = [
          name="disagreements"),
     path("studies/<slug:slug>/agreement/<int:pk>/codes/<int:code_id>/decide/", agreement_views.consensus_decision,
          name="consensus_decision"),
+    path("studies/<slug:slug>/export/", export_views.export_page, name="export"),
     path("admin/", admin.site.urls),
 ]
