@@ -7,10 +7,10 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from codebook.models import Code, Coding, Layer
 from interviews.access import StudyAccess, access_study
@@ -89,3 +89,37 @@ def _page(request: HttpRequest, access: StudyAccess, status: int = 200) -> HttpR
         "attributes": Attribute.objects.filter(study=access.study), "schema": exports.excerpt_header(
             access.study, 0)[0],
     }, status=status)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def project_import(request: HttpRequest) -> HttpResponse:
+    """Any user may import a project: it becomes a new study of which they are the PI."""
+    from .models import ProjectImport
+    from .project_import import project_import_request
+
+    if request.method == "POST":
+        upload = request.FILES.get("qdpx")
+        try:
+            record = project_import_request(user=request.user, data=upload.read() if upload else b"",
+                                            name=request.POST.get("name", ""))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return render(request, "analysis/project_import.html", {"imports": []}, status=400)
+        return redirect("project_import_status", pk=record.pk)
+    return render(request, "analysis/project_import.html",
+                  {"imports": ProjectImport.objects.filter(created_by=request.user)[:10]})
+
+
+@login_required
+@never_cache
+@require_GET
+def project_import_status(request: HttpRequest, pk) -> HttpResponse:
+    from .models import ProjectImport
+
+    record = ProjectImport.objects.filter(pk=pk, created_by=request.user).first()
+    if record is None:
+        raise Http404("No such import")
+    return render(request, "analysis/project_import_status.html",
+                  {"record": record, "running": record.status in ("queued", "running")})

@@ -1,6 +1,8 @@
 """Analysis runs: one row per requested computation, claimed and completed by a Celery task."""
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -44,3 +46,26 @@ class AnalysisRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
+
+
+class ProjectImport(models.Model):
+    """A REFI-QDA project uploaded in the browser, imported into a new study by a Celery task. The uploaded file
+    waits in IMPORT_STAGING_DIR (server user only) and is deleted when the task ends."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="projectimport_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"project import {self.id} ({self.status})"

@@ -219,6 +219,18 @@ CHECKS: dict[str, Check] = {
         lambda w: reverse("export", args=[w.study.slug]) + "?download=1&format=csv",
         get=statuses(LOGIN_REDIRECT, 200, 404), post=statuses(LOGIN_REDIRECT, 405, 405),
     ),
+    "project_import": Check(
+        lambda w: reverse("project_import"),
+        get=statuses(LOGIN_REDIRECT, 200, 200),
+        # An empty upload is refused with a message.
+        post=statuses(LOGIN_REDIRECT, 400, 400),
+    ),
+    "project_import_status": Check(
+        lambda w: reverse("project_import_status", args=[w.project_import.pk]),
+        # Only the user who uploaded it (the PI here) sees an import.
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 404}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.
@@ -254,6 +266,9 @@ def walk_world(world):
     with_run.agree = analysis_request(study=world.study, kind="agreement", user=world.users["pi"],
                                       parameters={"coders": ["coder", "other_coder"], "resamples": 0})
     run_execute(run_id=with_run.agree.pk)
+    from analysis.models import ProjectImport
+
+    with_run.project_import = ProjectImport.objects.create(created_by=world.users["pi"])
     with_run.batch = import_stage(study=world.study, user=world.users["pi"], pasted=[("P02", "R: words")])
     return with_run
 

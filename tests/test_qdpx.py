@@ -155,3 +155,30 @@ def test_cli_backup_and_restore(world, tmp_path):
         bad = tmp_path / "bad.qdpx"
         bad.write_bytes(b"nope")
         call_command("import_qdpx", str(bad))
+
+
+def test_browser_upload_runs_as_a_task_and_reports(login, world, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from analysis.models import ProjectImport
+    from interviews.models import Membership, Study
+
+    client = login(world.users["viewer"])
+    data = (SAMPLES / "qc-1.3.2_demo.qdpx").read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("project_import"), {"qdpx": SimpleUploadedFile("demo.qdpx", data),
+                                                           "name": "From qc"})
+    record = ProjectImport.objects.get()
+    assert response.status_code == 302 and record.status == "done", record.error
+    study = Study.objects.get(slug=record.report["slug"])
+    assert study.name == "From qc" and record.report["codings"] == 205
+    assert Membership.objects.get(study=study, user=world.users["viewer"]).role == "pi"
+    page = client.get(reverse("project_import_status", args=[record.pk])).content.decode()
+    assert "205 coding(s)" in page
+    assert login(world.users["pi"]).get(reverse("project_import_status", args=[record.pk])).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("project_import"), {"qdpx": SimpleUploadedFile("bad.qdpx", b"not a zip")})
+    failed = ProjectImport.objects.exclude(pk=record.pk).get()
+    assert failed.status == "failed" and "not a zip" in failed.error
+    assert Study.objects.filter(name="From qc").count() == 1

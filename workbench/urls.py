@@ -51,5 +51,7 @@ urlpatterns = [
     path("studies/<slug:slug>/agreement/<int:pk>/codes/<int:code_id>/decide/", agreement_views.consensus_decision,
          name="consensus_decision"),
     path("studies/<slug:slug>/export/", export_views.export_page, name="export"),
+    path("import-project/", export_views.project_import, name="project_import"),
+    path("import-project/<uuid:pk>/", export_views.project_import_status, name="project_import_status"),
     path("admin/", admin.site.urls),
 ]
