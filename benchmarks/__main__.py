@@ -16,6 +16,7 @@ BENCHMARKS = {
     "coding": ["sqlite", "postgres"],
     "analysis": ["postgres"],
     "agreement": ["postgres"],
+    "export": ["postgres"],
 }
 
 
