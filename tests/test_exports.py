@@ -34,7 +34,9 @@ def hostile(world):
         made.append(coding_apply(transcript=t, code=code, coder=world.users["coder"], start=start,
                                  end=start + len(piece), memo="@memo")[0])
         start += len(piece) + 3
-    study_services.participant_set_values(participant=world.participant, values={"Gender": "Female"})
+    study_services.attribute_define(study=world.study, name="Occupation", type="text")
+    study_services.participant_set_values(participant=world.participant,
+                                          values={"Gender": "Female", "Occupation": "=1+cmd|' /C calc'!A0"})
     return world, t, code, made
 
 
@@ -74,7 +76,9 @@ def test_every_formula_trigger_is_defused_in_csv_and_xlsx(login, hostile):
         for cell in row:
             stripped = cell.lstrip(" ")
             assert not stripped.startswith(("=", "+", "-", "@", "\t", "\r", "\n", "\x00")) or cell.startswith("'")
-    excerpts = [r[12] for r in rows[1:] if r[6] == "'=EVIL()"]
+    assert all(r[5] == "'=1+cmd|' /C calc'!A0" for r in rows[1:])  # the attribute value
+    assert all(r[14] == "'@memo" for r in rows[1:] if r[7] == "'=EVIL()")  # the memo
+    excerpts = [r[13] for r in rows[1:] if r[7] == "'=EVIL()"]
     assert "'=HYPERLINK(\"http://x\")" in excerpts and "'  =spaced" in excerpts and "'-2" in excerpts
     _, body = download(client, world, format="xlsx")
     book = openpyxl.load_workbook(io.BytesIO(body))
