@@ -10,7 +10,7 @@ import random
 import sys
 import time
 
-from .common import emit, peak_rss_mb, setup_django, size
+from .common import emit, make_code_tree, peak_rss_mb, setup_django, size
 
 WORDS = ("family work city move parents job company salary school because back friends years university home "
          "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
@@ -19,7 +19,7 @@ WORDS = ("family work city move parents job company salary school because back f
 def build(n_transcripts: int, words: int, n_codings: int):
     from django.contrib.auth import get_user_model
 
-    from codebook.models import Code, Coding, Layer
+    from codebook.models import Coding, Layer
     from interviews import services
     from interviews.models import Participant, Transcript
 
@@ -27,16 +27,7 @@ def build(n_transcripts: int, words: int, n_codings: int):
     User = get_user_model()
     coders = [User.objects.create_user(f"bench-coder-{i}") for i in (1, 2, 3)]
     study = services.study_create(name="Agreement benchmark")
-    codes = []
-    for a in range(4):
-        top = Code.objects.create(study=study, name=f"D{a}", position=a)
-        codes.append(top)
-        for b in range(4):
-            mid = Code.objects.create(study=study, parent=top, name=f"D{a}.{b}", position=b)
-            codes.append(mid)
-            for c in range(2):
-                codes.append(Code.objects.create(study=study, parent=mid, name=f"D{a}.{b}.{c}", position=c))
-    codes = codes[:60]
+    codes = make_code_tree(study, "D")
     participants = Participant.objects.bulk_create([Participant(study=study, label=f"P{i:04d}")
                                                     for i in range(n_transcripts)])
     transcripts = []

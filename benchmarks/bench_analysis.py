@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from .common import emit, setup_django, size
+from .common import emit, make_code_tree, setup_django, size
 
 WORDS = ("family work city move parents job company salary school because back friends years university home "
          "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
@@ -24,7 +24,7 @@ WORDS = ("family work city move parents job company salary school because back f
 def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
     from django.contrib.auth import get_user_model
 
-    from codebook.models import Code, Coding, Layer
+    from codebook.models import Coding, Layer
     from interviews import services
     from interviews.models import AttributeValue, Participant, Transcript
 
@@ -33,16 +33,7 @@ def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
     pi, _ = User.objects.get_or_create(username="bench-pi")
     coders = [User.objects.get_or_create(username=f"bench-coder-{i}")[0] for i in (1, 2)]
     study = services.study_create(name="Analysis benchmark", pi=pi)
-    codes: list[Code] = []
-    for a in range(4):
-        top = Code.objects.create(study=study, name=f"Driver {a}", position=a)
-        codes.append(top)
-        for b in range(4):
-            mid = Code.objects.create(study=study, parent=top, name=f"Driver {a}.{b}", position=b)
-            codes.append(mid)
-            for c in range(2):
-                codes.append(Code.objects.create(study=study, parent=mid, name=f"Driver {a}.{b}.{c}", position=c))
-    codes = codes[:60]
+    codes = make_code_tree(study, "Driver")
     gender = services.attribute_define(study=study, name="Gender", type="choice", choices=["Female", "Male"])
     participants = Participant.objects.bulk_create(
         [Participant(study=study, label=f"P{i:05d}") for i in range(n_transcripts)], batch_size=2000)

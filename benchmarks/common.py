@@ -66,3 +66,20 @@ def emit(**figure) -> None:
     figure.setdefault("machine", f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(json.dumps(figure, ensure_ascii=False), flush=True)
     sys.stdout.flush()
+
+
+def make_code_tree(study, prefix: str = "Driver") -> list:
+    """Exactly 60 codes in three levels: 4 top-level codes, 16 below them, 40 below those (3 or 2 each)."""
+    from codebook.models import Code
+
+    codes = []
+    for a in range(4):
+        top = Code.objects.create(study=study, name=f"{prefix} {a}", position=a)
+        codes.append(top)
+        for b in range(4):
+            mid = Code.objects.create(study=study, parent=top, name=f"{prefix} {a}.{b}", position=b)
+            codes.append(mid)
+            for c in range(3 if b % 2 == 0 else 2):
+                codes.append(Code.objects.create(study=study, parent=mid, name=f"{prefix} {a}.{b}.{c}", position=c))
+    assert len(codes) == 60
+    return codes
