@@ -85,6 +85,12 @@ def test_the_three_sample_projects_import(db):
     codings = list(Coding.objects.filter(transcript__study=nvivo.study).select_related("transcript"))
     on_words = sum(boundary(c.transcript.text, c.start) and boundary(c.transcript.text, c.end) for c in codings)
     assert on_words >= 300
+    # Known selections (first three codings in NVivo's own order): whole Hungarian words, not shifted by the BOM,
+    # the CRLFs or the emoji that precede them.
+    ordered = sorted(codings, key=lambda c: c.pk)
+    assert ordered[0].quote.startswith("Senkit nem lehet kötelezni oltásra")
+    assert ordered[1].quote == "tudatos hal äl reklám, hatalmas árulás"
+    assert ordered[3].quote.startswith("Záhertorta egy alkesz")
     first = min(codings, key=lambda c: (c.transcript.title, c.start))
     assert first.quote == first.transcript.text[first.start:first.end] and first.quote.strip()
     assert "\r" not in first.transcript.text
