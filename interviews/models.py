@@ -224,3 +224,14 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.id} ({self.status})"
+
+
+class LoginFailure(models.Model):
+    """A failed login, kept for 24 hours to slow down password guessing (see ThrottledLoginView)."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"failed login for {self.username} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,13 +1,17 @@
 """Pages for studies, members and transcripts. Thin: access check, selector or service, template."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -26,7 +30,7 @@ from workbench.errors import Conflict
 
 from . import selectors, services
 from .access import access_study, access_transcript
-from .models import Role
+from .models import LoginFailure, Role
 from .rendering import Names, codings_list_html, transcript_html
 from .turns import paragraphs
 
@@ -205,3 +209,40 @@ def search_code_hits(access, code, chosen: list[str]) -> tuple[int, int]:
             created += made
             existing += not made
     return created, existing
+
+
+class ThrottledLoginView(LoginView):
+    """The login page, refusing further attempts for a while after repeated failures for one username (5 in 15
+    minutes) or from one address (20 in 15 minutes)."""
+
+    redirect_authenticated_user = True
+    window = timedelta(minutes=15)
+
+    def _ip(self) -> str | None:
+        return self.request.META.get("REMOTE_ADDR") or None
+
+    def _blocked(self, username: str) -> bool:
+        since = timezone.now() - self.window
+        recent = LoginFailure.objects.filter(created_at__gte=since)
+        return (recent.filter(username__iexact=username).count() >= 5
+                or (self._ip() is not None and recent.filter(ip=self._ip()).count() >= 20))
+
+    def post(self, request, *args, **kwargs):
+        username = (request.POST.get("username") or "").strip()[:150]
+        if self._blocked(username):
+            form = self.get_form()
+            form.errors.clear()
+            response = self.render_to_response(self.get_context_data(form=form, throttled=True))
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        username = (self.request.POST.get("username") or "").strip()[:150]
+        LoginFailure.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+        LoginFailure.objects.create(username=username, ip=self._ip())
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        LoginFailure.objects.filter(username__iexact=form.get_user().get_username()).delete()
+        return super().form_valid(form)

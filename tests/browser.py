@@ -29,6 +29,9 @@ def browser_page(monkeypatch):
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # A Content-Security-Policy violation is reported on the console: count it as an error too.
+        page.on("console", lambda msg: errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text else None)
         page.errors = errors
         yield page
         context.close()

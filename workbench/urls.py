@@ -14,7 +14,7 @@ from interviews import views as interview_views
 urlpatterns = [
     path("", interview_views.study_list, name="study_list"),
     path("healthz/", interview_views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", interview_views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/<slug:slug>/", interview_views.study_home, name="study_home"),
     path("studies/<slug:slug>/members/", interview_views.members, name="members"),
