@@ -11,10 +11,12 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from codebook.models import Code, Layer
 from interviews.access import StudyAccess
@@ -129,6 +131,12 @@ def excerpt_rows(access: StudyAccess, f: ExcerptFilters) -> tuple[list[str], Ite
         return paths[code_id]
 
     def generate() -> Iterator[list[Any]]:
+        # On PostgreSQL, inside a transaction the server-side cursor is declared WITHOUT HOLD and rows really are
+        # fetched chunk by chunk. SQLite gets no transaction: it would hold its write lock for the whole export.
+        with transaction.atomic() if connection.vendor == "postgresql" else nullcontext():
+            yield from _rows()
+
+    def _rows() -> Iterator[list[Any]]:
         current_id, text, title, label, values = None, "", "", "", {}
         rows = codings.order_by("transcript_id", "start", "end", "id").values_list(
             "transcript_id", "code_id", "coder__username", "layer", "start", "end", "memo", "created_at",
