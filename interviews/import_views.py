@@ -228,7 +228,17 @@ def participant_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     attributes = list(Attribute.objects.filter(study=access.study))
     current = {v.attribute_id: v.value for v in AttributeValue.objects.filter(participant=participant)}
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "withdraw":
+        access_study(request.user, slug, manage=True)
+        if request.POST.get("confirm") != participant.label:
+            messages.error(request, "Type the participant's label to confirm the withdrawal.")
+            status = 400
+        else:
+            result = services.participant_withdraw(participant=participant, actor=request.user)
+            messages.success(request, f"{participant.label} withdrew: {result['transcripts']} transcript(s) and "
+                                      f"{result['codings']} coding(s) deleted.")
+            return redirect("participants", slug=access.study.slug)
+    elif request.method == "POST":
         submitted = {a.name: request.POST.get(f"attr-{a.pk}", "") for a in attributes}
         try:
             services.participant_set_values(participant=participant, values=submitted, actor=request.user)

@@ -303,3 +303,26 @@ def user_by_username(username: str) -> Any:
     if user is None:
         raise ValidationError(f"There is no user called {username!r}.")
     return user
+
+
+@transaction.atomic
+def participant_withdraw(*, participant: Participant, actor: Any) -> dict[str, int]:
+    """A participant withdraws from the research: their transcripts, codings, attribute values and every cached
+    analysis result of the study go; what remains is an audit tombstone without their data."""
+    from analysis.models import AnalysisRun
+    from codebook.models import Coding
+
+    study = participant.study
+    transcripts = Transcript.objects.filter(participant=participant)
+    counts = {"transcripts": transcripts.count(),
+              "codings": Coding.objects.filter(transcript__participant=participant).count()}
+    Coding.objects.filter(transcript__participant=participant).delete()
+    transcripts.delete()
+    counts["cached_results"] = AnalysisRun.objects.filter(study=study).exclude(result=None).update(
+        result=None, error="Removed: a participant withdrew after this was computed.")
+    label = participant.label
+    participant.delete()
+    study_touch(study.pk)
+    audit_record(study=study, actor=actor, action="participant.withdraw", obj=None,
+                 details={"participant_id": participant.pk, **counts})
+    return {**counts, "label_removed": bool(label)}

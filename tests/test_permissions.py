@@ -231,6 +231,11 @@ CHECKS: dict[str, Check] = {
         get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 404, "other_coder": 404, "viewer": 404}, 404),
         post=statuses(LOGIN_REDIRECT, 405, 405),
     ),
+    "audit_log": Check(
+        lambda w: reverse("audit_log", args=[w.study.slug]),
+        get=statuses(LOGIN_REDIRECT, {"pi": 200, "coder": 403, "other_coder": 403, "viewer": 403}, 404),
+        post=statuses(LOGIN_REDIRECT, 405, 405),
+    ),
     "run_detail": Check(
         lambda w: reverse("run_detail", args=[w.study.slug, w.run.pk]),
         # The PI's run covers every coder's layer: under blind coding coders do not see it.

@@ -51,3 +51,39 @@ def test_unknown_host_header_is_refused(world, settings):
     settings.ALLOWED_HOSTS = ["qda.example.org"]
     assert Client().get(reverse("healthz"), HTTP_HOST="evil.example").status_code == 400
     assert Client().get(reverse("healthz"), HTTP_HOST="qda.example.org").status_code == 200
+
+
+def test_participant_withdrawal_leaves_only_a_tombstone(login, world, django_capture_on_commit_callbacks):
+    import json
+
+    from analysis.models import AnalysisRun
+    from codebook.models import Coding
+    from interviews.models import AuditEvent, Participant, Transcript
+
+    client = login(world.users["pi"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers"})
+    assert AnalysisRun.objects.get().result is not None
+    url = reverse("participant_edit", args=[world.study.slug, world.participant.pk])
+    assert client.post(url, {"action": "withdraw", "confirm": "wrong"}).status_code == 400
+    assert login(world.users["coder"]).post(url, {"action": "withdraw", "confirm": "P01"}).status_code == 403
+    client = login(world.users["pi"])
+    response = client.post(url, {"action": "withdraw", "confirm": "P01"})
+    assert response.status_code == 302
+    assert not Participant.objects.filter(pk=world.participant.pk).exists()
+    assert not Transcript.objects.filter(pk=world.transcript.pk).exists()
+    assert not Coding.objects.filter(transcript_id=world.transcript.pk).exists()
+    assert AnalysisRun.objects.get().result is None
+    event = AuditEvent.objects.get(action="participant.withdraw")
+    assert event.details["transcripts"] == 1 and event.details["codings"] == 2 and "P01" not in json.dumps(
+        event.details)
+    export = client.get(reverse("export", args=[world.study.slug]), {"download": "1", "format": "json"})
+    body = b"".join(export.streaming_content).decode()
+    assert "P01" not in body and "My mother" not in body
+
+
+def test_audit_log_page_is_for_the_pi_and_filters(login, world):
+    client = login(world.users["pi"])
+    page = client.get(reverse("audit_log", args=[world.study.slug]), {"action": "member"}).content.decode()
+    assert "<td>member.add</td>" in page and "<td>study.create</td>" not in page
+    assert login(world.users["coder"]).get(reverse("audit_log", args=[world.study.slug])).status_code == 403

@@ -8,7 +8,7 @@ from analysis import agreement_views, export_views
 from analysis import views as analysis_views
 from codebook import api as codebook_api
 from codebook import views as codebook_views
-from interviews import import_views
+from interviews import audit_views, import_views
 from interviews import views as interview_views
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/<slug:slug>/", interview_views.study_home, name="study_home"),
     path("studies/<slug:slug>/members/", interview_views.members, name="members"),
+    path("studies/<slug:slug>/audit/", audit_views.audit_log, name="audit_log"),
     path("studies/<slug:slug>/transcripts/<int:pk>/", interview_views.transcript_view, name="transcript"),
     path("studies/<slug:slug>/participants/", import_views.participants, name="participants"),
     path("studies/<slug:slug>/participants/<int:pk>/", import_views.participant_edit, name="participant_edit"),
