@@ -24,6 +24,7 @@ from .models import AnalysisRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
+UNAVAILABLE = "The analysis service is unavailable (task queue unreachable). Try again later."
 KINDS = ("drivers", "crosstab", "demographics", "cooccurrence", "matrix", "agreement")
 LEVELS = ("participant", "transcript", "segment")
 
@@ -267,7 +268,7 @@ def _enqueue(run_id: int, task: Any) -> None:
         AnalysisRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
             status=RunStatus.FAILED,
             finished_at=timezone.now(),
-            error="The analysis service is unavailable (task queue unreachable). Try again later.",
+            error=UNAVAILABLE,
         )
 
 

@@ -66,7 +66,16 @@ def analysis_home(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("analysis_home", slug=access.study.slug)
+        run.refresh_from_db()
+        if run.status == RunStatus.FAILED and run.error == services.UNAVAILABLE:
+            # The task queue could not be reached: say so here, with 503, and leave no run pretending to work.
+            messages.error(request, run.error)
+            return _home(request, access, status=503)
         return redirect("run_detail", slug=access.study.slug, pk=run.pk)
+    return _home(request, access)
+
+
+def _home(request: HttpRequest, access: StudyAccess, status: int = 200) -> HttpResponse:
     services.runs_fail_stale(study=access.study)
     coders = get_user_model().objects.filter(
         pk__in=Coding.objects.filter(transcript__study=access.study, layer=Layer.CODER).values("coder_id")
@@ -76,7 +85,7 @@ def analysis_home(request: HttpRequest, slug: str) -> HttpResponse:
         "attributes": Attribute.objects.filter(study=access.study),
         "codes": Code.objects.filter(study=access.study, children__isnull=False).distinct().order_by("name"),
         "coders": coders,
-    })
+    }, status=status)
 
 
 def _run(access: StudyAccess, pk: int) -> AnalysisRun:

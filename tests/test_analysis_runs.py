@@ -87,3 +87,23 @@ def test_bad_parameters_are_refused(world, parameters):
     with pytest.raises(ValidationError):
         services.analysis_request(study=world.study, kind="drivers", parameters=parameters,
                                   user=world.users["pi"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unreachable_queue_answers_503_with_a_message_and_no_running_run(login, world, monkeypatch):
+    from django.urls import reverse
+
+    from analysis import tasks
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionRefusedError("redis down")
+
+    monkeypatch.setattr(tasks.run_analysis, "delay", unreachable)
+    client = login(world.users["pi"])
+    response = client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers"})
+    assert response.status_code == 503 and b"unavailable" in response.content
+    assert not AnalysisRun.objects.filter(status__in=["queued", "running"]).exists()
+    monkeypatch.undo()
+    # When the queue is back, new requests work (here: in-process).
+    response = client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers"})
+    assert response.status_code == 302
