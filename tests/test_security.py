@@ -1,6 +1,7 @@
 """Security headers, login throttling, redirects and hosts."""
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -87,3 +88,23 @@ def test_audit_log_page_is_for_the_pi_and_filters(login, world):
     page = client.get(reverse("audit_log", args=[world.study.slug]), {"action": "member"}).content.decode()
     assert "<td>member.add</td>" in page and "<td>study.create</td>" not in page
     assert login(world.users["coder"]).get(reverse("audit_log", args=[world.study.slug])).status_code == 403
+
+
+def test_audit_events_cannot_be_changed_or_deleted_in_the_database(world):
+    from django.db import DatabaseError, transaction
+
+    from interviews.models import AuditEvent
+
+    event = AuditEvent.objects.filter(study=world.study).first()
+    for attempt in (lambda: AuditEvent.objects.filter(pk=event.pk).update(action="nothing happened"),
+                    lambda: AuditEvent.objects.filter(pk=event.pk).update(details={"rewritten": True}),
+                    lambda: AuditEvent.objects.filter(pk=event.pk).delete()):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    event.refresh_from_db()
+    assert event.action != "nothing happened"
+    # Deleting the study keeps its events, with the study's slug beside a now empty link.
+    slug = world.study.slug
+    world.study.delete()
+    event.refresh_from_db()
+    assert event.study_id is None and event.study_slug == slug
