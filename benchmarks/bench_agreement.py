@@ -10,10 +10,7 @@ import random
 import sys
 import time
 
-from .common import emit, make_code_tree, peak_rss_mb, setup_django, size
-
-WORDS = ("family work city move parents job company salary school because back friends years university home "
-         "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
+from .common import emit, interview_text, make_code_tree, peak_rss_mb, setup_django, size
 
 
 def build(n_transcripts: int, words: int, n_codings: int):
@@ -32,12 +29,7 @@ def build(n_transcripts: int, words: int, n_codings: int):
                                                     for i in range(n_transcripts)])
     transcripts = []
     for p in participants:
-        lines, count = [], 0
-        while count < words:
-            turn = [rng.choice(WORDS) for _ in range(rng.randint(30, 90))]
-            count += len(turn)
-            lines.append(("I: " if len(lines) % 2 == 0 else "R: ") + " ".join(turn) + ".")
-        transcripts.append(Transcript(study=study, participant=p, title=p.label, text="\n".join(lines),
+        transcripts.append(Transcript(study=study, participant=p, title=p.label, text=interview_text(rng, words),
                                       content_hash=f"{p.pk:064d}"))
     transcripts = Transcript.objects.bulk_create(transcripts)
     per_transcript = n_codings // n_transcripts

@@ -15,10 +15,7 @@ import subprocess
 import sys
 import time
 
-from .common import emit, make_code_tree, setup_django, size
-
-WORDS = ("family work city move parents job company salary school because back friends years university home "
-         "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
+from .common import emit, interview_text, make_code_tree, setup_django, size
 
 
 def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
@@ -45,13 +42,8 @@ def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
         chunk = participants[chunk_start : chunk_start + 50]
         texts = []
         for p in chunk:
-            lines, count = [], 0
-            while count < words:
-                turn = [rng.choice(WORDS) for _ in range(rng.randint(30, 90))]
-                count += len(turn)
-                lines.append(("I: " if len(lines) % 2 == 0 else "R: ") + " ".join(turn) + ".")
-            texts.append(Transcript(study=study, participant=p, title=f"Interview {p.label}", text="\n".join(lines),
-                                    content_hash=f"{p.pk:064d}"))
+            texts.append(Transcript(study=study, participant=p, title=f"Interview {p.label}",
+                                    text=interview_text(rng, words), content_hash=f"{p.pk:064d}"))
         made = Transcript.objects.bulk_create(texts)
         rows = []
         for transcript in made:

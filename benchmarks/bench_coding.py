@@ -13,10 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .common import emit, setup_django, size, summary
+from .common import emit, interview_text, setup_django, size, summary
 
-WORDS = ("family work city move parents job company salary school because back friends years university home "
-         "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
 PASSWORD = "bench-password-1"
 
 
@@ -35,12 +33,7 @@ def build(words: int, n_codings: int):
     for coder in coders:
         services.membership_set(study=study, user=coder, role=Role.CODER, actor=pi)
     participant = services.participant_create(study=study, label="P01")
-    lines, count = [], 0
-    while count < words:
-        turn = [rng.choice(WORDS) for _ in range(rng.randint(30, 90))]
-        count += len(turn)
-        lines.append(("I: " if len(lines) % 2 == 0 else "R: ") + " ".join(turn) + ".")
-    text = "\n".join(lines) + "\n"
+    text = interview_text(rng, words) + "\n"
     transcript = services.transcript_create(study=study, participant=participant, title="Long interview", text=text)
     codes = list(Code.objects.filter(study=study, parent__isnull=False))
     rows, seen = [], set()

@@ -83,3 +83,17 @@ def make_code_tree(study, prefix: str = "Driver") -> list:
                 codes.append(Code.objects.create(study=study, parent=mid, name=f"{prefix} {a}.{b}.{c}", position=c))
     assert len(codes) == 60
     return codes
+
+
+WORDS = ("family work city move parents job company salary school because back friends years university home "
+         "the and of to in that it was for on with as we they my our at but not this from by had have so").split()
+
+
+def interview_text(rng, words: int) -> str:
+    """A synthetic interview of about ``words`` words: alternating I: and R: turns of 30 to 90 words."""
+    lines, count = [], 0
+    while count < words:
+        turn = [rng.choice(WORDS) for _ in range(rng.randint(30, 90))]
+        count += len(turn)
+        lines.append(("I: " if len(lines) % 2 == 0 else "R: ") + " ".join(turn) + ".")
+    return "\n".join(lines)
