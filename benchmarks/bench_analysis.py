@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from .common import emit, interview_text, make_code_tree, setup_django, size
+from .common import ROOT, emit, interview_text, make_code_tree, setup_django, size
 
 
 def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
@@ -63,9 +63,10 @@ def build(n_transcripts: int, words: int, codings_per_transcript: int) -> int:
 
 
 MEASURE = """
-import json, resource, sys, time, django
+import json, sys, time, django
 django.setup()
 from analysis import services
+from benchmarks.common import peak_rss_mb
 from interviews.models import Study
 study = Study.objects.get(pk=int(sys.argv[1]))
 kind, raw = sys.argv[2], json.loads(sys.argv[3])
@@ -73,8 +74,7 @@ params = services.clean_parameters(study, kind, raw)
 started = time.perf_counter()
 result = services.compute(study, kind, params)
 elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": round(elapsed, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF)
-      .ru_maxrss / 1024)}))
+print(json.dumps({"seconds": round(elapsed, 2), "peak_rss_mb": round(peak_rss_mb())}))
 """
 
 TABLES = [
@@ -87,7 +87,7 @@ TABLES = [
 
 def measure(study_id: int, kind: str, raw: dict) -> dict:
     out = subprocess.run([sys.executable, "-c", MEASURE, str(study_id), kind, json.dumps(raw)], env=dict(os.environ),
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

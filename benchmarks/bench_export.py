@@ -1,7 +1,9 @@
 """Coded-excerpt CSV export at scale: rows per second and peak memory, beside PostgreSQL's own COPY of the same rows.
 
 Target (issue 8): a million-row CSV export streams with flat memory. Large size: 1,000,000 codings (and 100,000 to
-show that memory does not grow with rows); small: 20,000. Each export runs in a fresh process.
+show that memory does not grow with rows); small: 20,000. Each export runs in a fresh process, which reports its own
+peak (``VmHWM``), its memory before the export, and the highest memory seen in the first and second half of the
+stream: flat means the second half is no higher than the first and the peak does not grow with the row count.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from .common import emit, setup_django, size
+from .common import ROOT, emit, setup_django, size
 
 WORDS = "family work city move parents job company salary school because back friends years university".split()
 
@@ -51,17 +53,28 @@ def build(n_codings: int, per_transcript: int = 1000) -> str:
 
 
 MEASURE = """
-import json, resource, sys, time, django
+import json, sys, threading, time, django
 django.setup()
 from analysis import exports
+from benchmarks.common import peak_rss_mb, rss_mb
 from interviews.access import StudyAccess
 from interviews.models import Membership
 m = Membership.objects.select_related("study", "user").get(study__slug=sys.argv[1], role="pi")
+before = rss_mb()
+samples, done = [], threading.Event()
+def sample():
+    while not done.wait(0.2):
+        samples.append(rss_mb())
+threading.Thread(target=sample, daemon=True).start()
 started = time.perf_counter()
 rows = exports.export_to_file(StudyAccess(m.study, m), exports.ExcerptFilters(), "csv", sys.argv[2])
 elapsed = time.perf_counter() - started
+done.set()
+half = samples[len(samples) // 2:] or [before]
 print(json.dumps({"rows": rows, "seconds": round(elapsed, 2), "rows_per_second": round(rows / elapsed),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                  "rss_before_mb": round(before), "peak_rss_mb": round(peak_rss_mb()),
+                  "rss_first_half_max_mb": round(max(samples[:len(samples) // 2] or [before])),
+                  "rss_second_half_max_mb": round(max(half))}))
 """
 
 COPY = """COPY (SELECT s.name, t.id, t.title, p.label, c.code_id, k.name, u.username, c.layer, c.start, c."end",
@@ -76,7 +89,7 @@ def measure(slug: str) -> dict:
     fd, target = tempfile.mkstemp(suffix=".csv")
     os.close(fd)
     out = subprocess.run([sys.executable, "-c", MEASURE, slug, target], env=dict(os.environ), capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=ROOT)
     figure = json.loads(out.stdout.strip().splitlines()[-1])
     figure["bytes"] = os.path.getsize(target)
     os.unlink(target)

@@ -11,6 +11,7 @@ import tempfile
 import uuid
 
 SIZES = {"small", "large"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def size() -> str:
@@ -52,8 +53,30 @@ def setup_django(engine: str = "sqlite") -> str:
     return var
 
 
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory (Linux ``VmHWM``).
+
+    Not ``getrusage().ru_maxrss``: Linux carries that figure across ``execve``, so a measuring subprocess started by
+    a benchmark that had just built a million rows would report its parent's peak, not its own."""
+    own = _status_mb("VmHWM")
+    return own if own is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """Resident memory now (Linux ``VmRSS``)."""
+    now = _status_mb("VmRSS")
+    return now if now is not None else peak_rss_mb()
 
 
 def summary(samples_ms: list[float]) -> dict[str, float]:
