@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+
+from workbench import jobs
 
 from .models import ProjectImport, RunStatus
 from .qdpx import import_project
@@ -16,8 +17,9 @@ from .qdpx import import_project
 MAX_UPLOAD = 200 * 1024 * 1024
 
 
-def _path(record: ProjectImport) -> Path:
-    return Path(settings.IMPORT_STAGING_DIR) / f"project-{record.pk}.qdpx"
+def _path(record: ProjectImport | str) -> Path:
+    pk = record.pk if isinstance(record, ProjectImport) else record
+    return Path(settings.IMPORT_STAGING_DIR) / f"project-{pk}.qdpx"
 
 
 def project_import_request(*, user: Any, data: bytes, name: str = "") -> ProjectImport:
@@ -37,26 +39,44 @@ def project_import_request(*, user: Any, data: bytes, name: str = "") -> Project
     return record
 
 
+class _TakenOver(Exception):
+    """Another worker finished this import while this one was presumed dead: undo this one's copy."""
+
+
 def project_import_execute(*, import_id: str) -> str:
-    """Claim (conditional update), import, record. A second delivery finds the record claimed and does nothing."""
-    claimed = ProjectImport.objects.filter(pk=import_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, attempts=F("attempts") + 1)
-    if not claimed:
+    """Claim (``workbench.jobs``), import, record. The study and the DONE mark are written in one transaction, so a
+    worker killed at any point leaves no study behind and the redelivered task imports it once."""
+    claimed = jobs.claim(ProjectImport, import_id, queued=RunStatus.QUEUED, running=RunStatus.RUNNING,
+                         failed=RunStatus.FAILED)
+    if claimed == jobs.BUSY:
+        return "busy"
+    if claimed == jobs.GAVE_UP:
+        _path(import_id).unlink(missing_ok=True)
+        return RunStatus.FAILED
+    if claimed != jobs.CLAIMED:
         return "skipped"
     record = ProjectImport.objects.select_related("created_by").get(pk=import_id)
     path = _path(record)
     try:
-        report = import_project(data=path.read_bytes(), actor=record.created_by, name=record.name or None)
+        with jobs.heartbeat(ProjectImport, import_id, running=RunStatus.RUNNING), transaction.atomic():
+            report = import_project(data=path.read_bytes(), actor=record.created_by, name=record.name or None)
+            written = ProjectImport.objects.filter(pk=import_id, status=RunStatus.RUNNING,
+                                                   attempts=record.attempts).update(status=RunStatus.DONE, report={
+                "slug": report.study.slug, "name": report.study.name, "sources": report.sources,
+                "codings": report.codings, "users": report.users, "unplaced": report.unplaced[:500],
+                "skipped_sources": report.skipped_sources})
+            if not written:
+                raise _TakenOver
+    except _TakenOver:
+        return "skipped"
     except ValidationError as exc:
         ProjectImport.objects.filter(pk=import_id).update(status=RunStatus.FAILED, error=" ".join(exc.messages))
+        path.unlink(missing_ok=True)
         return RunStatus.FAILED
     except Exception as exc:
         ProjectImport.objects.filter(pk=import_id).update(status=RunStatus.FAILED,
                                                           error=f"The import stopped: {type(exc).__name__}.")
-        raise
-    finally:
         path.unlink(missing_ok=True)
-    ProjectImport.objects.filter(pk=import_id).update(status=RunStatus.DONE, report={
-        "slug": report.study.slug, "name": report.study.name, "sources": report.sources, "codings": report.codings,
-        "users": report.users, "unplaced": report.unplaced[:500], "skipped_sources": report.skipped_sources})
+        raise
+    path.unlink(missing_ok=True)
     return RunStatus.DONE

@@ -11,12 +11,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from codebook.models import Code, Coding, Layer
 from interviews.models import Attribute, AttributeValue, Participant, Study, Transcript
 from interviews.turns import paragraphs
+from workbench import jobs
 
 from . import tables
 from .frequencies import CodeNode
@@ -272,31 +273,39 @@ def _enqueue(run_id: int, task: Any) -> None:
         )
 
 
-def run_claim(*, run_id: int) -> bool:
-    """Move a queued run to running with a conditional UPDATE. False if another worker has it or it is over."""
-    claimed = AnalysisRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now(), progress=0, attempts=F("attempts") + 1
-    )
-    return bool(claimed)
+def run_claim(*, run_id: int) -> str:
+    """Take the run for this worker with a conditional UPDATE (``workbench.jobs.claim``): a queued run, or a running
+    one whose worker stopped sending heartbeats. Returns CLAIMED, BUSY (a live worker has it), OVER or GAVE_UP."""
+    return jobs.claim(AnalysisRun, run_id, queued=RunStatus.QUEUED, running=RunStatus.RUNNING,
+                      failed=RunStatus.FAILED, on_claim={"started_at": timezone.now(), "progress": 0},
+                      on_give_up={"finished_at": timezone.now()})
 
 
 def run_execute(*, run_id: int) -> str:
-    """Claim, compute and record one run. Returns the final status (or 'skipped' if it was not claimable)."""
-    if not run_claim(run_id=run_id):
+    """Claim, compute and record one run. Returns the final status, "busy" (another live worker has it: the task
+    tries again later) or "skipped" (nothing to do)."""
+    claimed = run_claim(run_id=run_id)
+    if claimed == jobs.BUSY:
+        return "busy"
+    if claimed == jobs.GAVE_UP:
+        return RunStatus.FAILED
+    if claimed != jobs.CLAIMED:
         return "skipped"
     run = AnalysisRun.objects.select_related("study").get(pk=run_id)
     try:
-        result = COMPUTE(run.study, run.kind, run.parameters)
+        with jobs.heartbeat(AnalysisRun, run_id, running=RunStatus.RUNNING):
+            result = COMPUTE(run.study, run.kind, run.parameters)
     except Exception as exc:
         logger.exception("analysis run %s failed", run_id)
         AnalysisRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
             status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         return RunStatus.FAILED
-    AnalysisRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+    # Conditional: if this worker was presumed dead and another finished the run meanwhile, it is not written twice.
+    written = AnalysisRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts=run.attempts).update(
         status=RunStatus.DONE, finished_at=timezone.now(), progress=100, result=result, error=""
     )
-    return RunStatus.DONE
+    return RunStatus.DONE if written else "skipped"
 
 
 # The computation a run performs (a module attribute, so a test can make it fail on purpose).

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from workbench import jobs
 from workbench.errors import Conflict
 
 from . import keystore
@@ -320,22 +321,39 @@ def decisions_accept_all(reviews: list[ItemReview]) -> dict[int, ItemDecision]:
 
 
 # --- commit (runs in a Celery task) ---------------------------------------------------------------------------
+class _TakenOver(Exception):
+    """Another worker took this batch over while this one was presumed dead: stop without writing more."""
+
+
 def import_commit(*, batch_id: str) -> str:
-    """Store the reviewed batch: one transaction per file, then delete the raw uploads. Idempotent claim."""
-    claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, progress=0
-    )
-    if not claimed:
+    """Store the reviewed batch: one transaction per file (the file's transcript and its outcome together), then
+    delete the raw uploads. Claimed through ``workbench.jobs``: a worker killed mid-batch leaves the files stored so
+    far, and the redelivered task goes on with the rest, storing each file exactly once."""
+    claimed = jobs.claim(ImportBatch, batch_id, queued=ImportStatus.QUEUED, running=ImportStatus.RUNNING,
+                         failed=ImportStatus.FAILED)
+    if claimed == jobs.BUSY:
+        return "busy"
+    if claimed == jobs.GAVE_UP:
+        _delete_raw(ImportBatch.objects.get(pk=batch_id))
+        return ImportStatus.FAILED
+    if claimed != jobs.CLAIMED:
         return "skipped"
     batch = ImportBatch.objects.select_related("study", "created_by").get(pk=batch_id)
     try:
-        status = _commit(batch)
+        with jobs.heartbeat(ImportBatch, batch_id, running=ImportStatus.RUNNING):
+            status = _commit(batch)
+    except _TakenOver:
+        return "skipped"
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED,
                                                        error=f"The import stopped: {type(exc).__name__}.")
         _delete_raw(batch)
         raise
     return status
+
+
+def _still_mine(batch: ImportBatch):
+    return ImportBatch.objects.filter(pk=batch.pk, status=ImportStatus.RUNNING, attempts=batch.attempts)
 
 
 def _commit(batch: ImportBatch) -> str:
@@ -353,21 +371,36 @@ def _commit(batch: ImportBatch) -> str:
     ]
     entries = keystore.merge_entries(base_entries, learned)
     matcher = Matcher(entries)
-    outcomes: list[dict[str, Any]] = []
+    # Files an earlier, killed worker already finished have their outcome recorded: they are not done again.
+    outcomes: list[dict[str, Any]] = list(batch.outcomes or [])
+    finished = {o.get("index") for o in outcomes}
     items = manifest["items"]
     for n, item in enumerate(items, start=1):
+        if item["index"] in finished:
+            continue
         shown_name = apply(item["name"], leftovers(item["name"], matcher))
         decision = decisions["items"].get(str(item["index"]))
-        if item.get("error"):
-            reason = apply(item["error"], leftovers(item["error"], matcher))
-            outcomes.append({"name": shown_name, "status": "failed", "message": reason})
-        elif decision is None:
-            outcomes.append({"name": shown_name, "status": "skipped", "message": "not chosen for import"})
-        else:
-            outcomes.append(_commit_item(study, user, item, decision, matcher, manifest["tags"], shown_name))
-        ImportBatch.objects.filter(pk=batch.pk).update(progress=int(100 * n / len(items)), outcomes=outcomes)
+        with transaction.atomic():
+            if item.get("error"):
+                reason = apply(item["error"], leftovers(item["error"], matcher))
+                outcome = {"name": shown_name, "status": "failed", "message": reason}
+            elif decision is None:
+                outcome = {"name": shown_name, "status": "skipped", "message": "not chosen for import"}
+            else:
+                outcome = _commit_item(study, user, item, decision, matcher, manifest["tags"], shown_name)
+            outcomes.append({**outcome, "index": item["index"]})
+            if not _still_mine(batch).update(progress=int(100 * n / len(items)), outcomes=outcomes):
+                raise _TakenOver
 
-    key_pending = False
+    with transaction.atomic():
+        status = _finish(batch, decisions, entries, outcomes, len(items))
+    _delete_raw(batch)
+    return status
+
+
+def _finish(batch: ImportBatch, decisions: dict[str, Any], entries: list[Entry], outcomes: list[dict[str, Any]],
+            files: int) -> str:
+    study, user, key_pending = batch.study, batch.created_by, False
     if decisions.get("keep_key"):
         ciphertext, count = keystore.encrypt_entries(entries)
         PseudonymKey.objects.update_or_create(study=study, defaults={"ciphertext": ciphertext, "entries": count,
@@ -377,12 +410,11 @@ def _commit(batch: ImportBatch) -> str:
         _write_private(staging_dir(batch) / "key.csv", keystore.entries_to_csv(entries))
         key_pending = True
     stored = sum(1 for o in outcomes if o["status"] == "stored")
-    ImportBatch.objects.filter(pk=batch.pk).update(
-        status=ImportStatus.DONE, progress=100, outcomes=outcomes, key_download_pending=key_pending
-    )
+    if not _still_mine(batch).update(status=ImportStatus.DONE, progress=100, outcomes=outcomes,
+                                     key_download_pending=key_pending):
+        raise _TakenOver
     audit_record(study=study, actor=user, action="import.commit", obj=batch,
-                 details={"files": len(items), "stored": stored, "key_kept": bool(decisions.get("keep_key"))})
-    _delete_raw(batch)
+                 details={"files": files, "stored": stored, "key_kept": bool(decisions.get("keep_key"))})
     return ImportStatus.DONE
 
 

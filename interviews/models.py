@@ -210,6 +210,8 @@ class ImportBatch(models.Model):
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.STAGED)
     files = models.PositiveIntegerField(default=0)
     progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # refreshed by the worker storing it (workbench/jobs)
     outcomes = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     # A key file the PI may download once (when the key is not kept); deleted on download or expiry.

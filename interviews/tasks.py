@@ -1,11 +1,16 @@
-"""Celery tasks of the interviews app: thin interfaces that take an id and call a service."""
+"""Celery tasks of the interviews app: thin interfaces that take an id and call a service (see analysis.tasks for
+the retry of a busy job)."""
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from .imports import import_commit
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def import_commit_task(batch_id: str) -> str:
-    return import_commit(batch_id=batch_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=100)
+def import_commit_task(self, batch_id: str) -> str:
+    outcome = import_commit(batch_id=batch_id)
+    if outcome == "busy":
+        raise self.retry(countdown=settings.TASK_LEASE_SECONDS)
+    return outcome

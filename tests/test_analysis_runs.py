@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from analysis import services
 from analysis.models import AnalysisRun
+from workbench import jobs
 
 
 def new_run(world, **parameters):
@@ -18,10 +19,42 @@ def new_run(world, **parameters):
 
 def test_claim_is_conditional(world):
     run = new_run(world)
-    assert services.run_claim(run_id=run.pk) is True
-    assert services.run_claim(run_id=run.pk) is False
+    assert services.run_claim(run_id=run.pk) == jobs.CLAIMED
+    assert services.run_claim(run_id=run.pk) == jobs.BUSY
     run.refresh_from_db()
-    assert run.status == "running" and run.attempts == 1 and run.started_at
+    assert run.status == "running" and run.attempts == 1 and run.started_at and run.heartbeat_at
+
+
+def test_a_run_whose_worker_stopped_beating_is_taken_over_then_given_up(world, settings):
+    settings.TASK_LEASE_SECONDS, settings.TASK_MAX_ATTEMPTS = 30, 3
+    run = new_run(world)
+    assert services.run_claim(run_id=run.pk) == jobs.CLAIMED
+    # A heartbeat younger than the lease: the worker is alive, a redelivered copy waits.
+    AnalysisRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=29))
+    assert services.run_execute(run_id=run.pk) == "busy"
+    for attempt in (2, 3):
+        AnalysisRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
+        assert services.run_claim(run_id=run.pk) == jobs.CLAIMED
+        assert AnalysisRun.objects.get(pk=run.pk).attempts == attempt
+    AnalysisRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
+    assert services.run_execute(run_id=run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and run.attempts == 3 and "stopped 3 times" in run.error and run.finished_at
+    assert services.run_execute(run_id=run.pk) == "skipped"
+
+
+def test_a_worker_presumed_dead_does_not_overwrite_the_run_of_the_one_that_took_over(world, monkeypatch):
+    run = new_run(world)
+
+    def slow_then_taken_over(study, kind, parameters):
+        # While this worker computes, another takes the run over (attempt 2) and finishes it.
+        AnalysisRun.objects.filter(pk=run.pk).update(attempts=2, status="done", result={"by": "second"})
+        return {"by": "first"}
+
+    monkeypatch.setattr(services, "COMPUTE", slow_then_taken_over)
+    assert services.run_execute(run_id=run.pk) == "skipped"
+    run.refresh_from_db()
+    assert run.result == {"by": "second"}
 
 
 def test_execute_records_done_and_a_second_delivery_is_skipped(world):

@@ -387,3 +387,47 @@ def test_participant_attributes_edited_in_the_browser(login, world):
     assert client.post(url, {f"attr-{attribute.pk}": "male"}).status_code == 302
     assert AttributeValue.objects.get(participant=world.participant).value == "Male"
     assert login(world.users["viewer"]).post(url, {f"attr-{attribute.pk}": "Female"}).status_code == 403
+
+
+class _WorkerKilled(BaseException):
+    """Stands in for SIGKILL: not an Exception, so no handler in the import sees it."""
+
+
+def test_a_batch_whose_worker_died_midway_is_finished_by_the_next_delivery_storing_each_file_once(
+        world, monkeypatch, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = world.users["pi"]
+    before = Transcript.objects.filter(study=world.study).count()
+    batch = imports.import_stage(study=world.study, user=user, uploads=uploads(), replacements=sample_entries())
+    reviews = imports.import_review(batch=batch)
+    real = imports._commit_item
+    calls = []
+
+    def dies_on_the_third_file(*args, **kwargs):
+        calls.append(args[2]["index"])
+        if len(calls) == 3:
+            raise _WorkerKilled
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_commit_item", dies_on_the_third_file)
+    with pytest.raises(_WorkerKilled), django_capture_on_commit_callbacks(execute=True):
+        imports.import_decide(batch=batch, user=user, decisions=imports.decisions_accept_all(reviews),
+                              keep_key=True)
+    batch.refresh_from_db()
+    assert batch.status == "running" and batch.attempts == 1 and len(batch.outcomes) == 2
+    assert Transcript.objects.filter(study=world.study).count() == before + 2
+    # The redelivered task while the first worker might still be alive: it waits.
+    assert imports.import_commit(batch_id=str(batch.pk)) == "busy"
+    # The first worker's heartbeat is older than the lease: the next delivery takes over and finishes.
+    ImportBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert imports.import_commit(batch_id=str(batch.pk)) == "done"
+    batch.refresh_from_db()
+    assert batch.status == "done" and batch.attempts == 2
+    assert [o["index"] for o in batch.outcomes] == list(range(len(TRANSCRIPTS)))
+    assert [o["status"] for o in batch.outcomes] == ["stored"] * len(TRANSCRIPTS)
+    assert Transcript.objects.filter(study=world.study).count() == before + len(TRANSCRIPTS)
+    assert calls[:3] == [0, 1, 2] and calls[3:] == list(range(2, len(TRANSCRIPTS)))
+    assert imports.import_commit(batch_id=str(batch.pk)) == "skipped"

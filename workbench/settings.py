@@ -190,9 +190,18 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # An unacknowledged task (its worker died) is redelivered after this many seconds.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A task is acknowledged when it ends. One whose worker died stays unacknowledged in Redis and is handed to a
+    # worker again once it is this many seconds old. A long task that is still running when that happens is not run
+    # twice: its job row is busy (workbench/jobs.py), so the copy waits and then finds the job finished.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 120),
+    # How often a worker looks for such tasks (every sweep scans: throttle 1). A worker that starts looks at once.
+    "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL", 5),
+    "unacked_restore_throttle": 1,
 }
+# A running job whose worker has not refreshed its heartbeat for this long is taken over by the next delivery.
+TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 60)
+# A job whose workers died this many times is marked failed instead of being tried again.
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3)
 # Runs left in "running" longer than this are marked failed (seconds).
 ANALYSIS_RUN_TIMEOUT = env_int("ANALYSIS_RUN_TIMEOUT", 1800)
 
