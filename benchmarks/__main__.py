@@ -17,6 +17,7 @@ BENCHMARKS = {
     "analysis": ["postgres"],
     "agreement": ["postgres"],
     "export": ["postgres"],
+    "load": ["postgres"],
 }
 
 

@@ -173,7 +173,10 @@ def coding_update(
 ) -> Coding:
     """Change a coding's memo, code or boundaries. ``version`` must be the version the client last saw: a change
     made meanwhile by someone else gives Conflict (409), never a silent overwrite."""
-    locked = Coding.objects.select_for_update().select_related("transcript", "code", "coder").get(pk=coding.pk)
+    # Lock the coding row only ("self"): with select_related, a plain FOR UPDATE would also lock the code and the
+    # transcript rows, and every coding inserted meanwhile (which key-shares them) would queue behind it: deadlocks.
+    locked = (Coding.objects.select_for_update(of=("self",)).select_related("transcript", "code", "coder")
+              .get(pk=coding.pk))
     if version is not None and version != locked.version:
         raise Conflict("This coding was changed elsewhere since you loaded it; here is its current state.")
     changed: list[str] = []
