@@ -61,16 +61,20 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
         name = f"{access.study.slug}-excerpts.{fmt}"
         if fmt == "xlsx":
             spool = tempfile.SpooledTemporaryFile(max_size=50 * 1024 * 1024)
-            count = exports.write_xlsx(header, rows, spool)
+            try:
+                count = exports.write_xlsx(header, rows, spool)
+            except OSError as exc:  # a workbook beyond 50 MB is built on disk, which may be full
+                spool.close()
+                exports.record_export(access, f, fmt, 0, complete=False)
+                messages.error(request, f"The workbook could not be built on the server ({exc.strerror}). Try CSV, "
+                                        "which is streamed, or ask the administrator to free disk space.")
+                return _page(request, access, status=507)
             exports.record_export(access, f, fmt, count)
             spool.seek(0)
             response = FileResponse(spool, as_attachment=True, filename=name, content_type=(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
         else:
-            done = []
-            tracked = exports.counted(rows, lambda n: done.append(n) or exports.record_export(access, f, fmt, n))
-            body = (exports.stream_csv(header, tracked, bom=request.GET.get("bom") == "1") if fmt == "csv"
-                    else exports.stream_json(header, tracked, {"study": access.study.slug}))
+            body = exports.audited_stream(access, f, fmt, header, rows, bom=request.GET.get("bom") == "1")
             response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8" if fmt == "csv"
                                              else "application/json")
             response["Content-Disposition"] = f'attachment; filename="{name}"'

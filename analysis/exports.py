@@ -211,14 +211,39 @@ def write_xlsx(header: list[str], rows: Iterator[list[Any]], target: Any) -> int
 
 
 def counted(rows: Iterator[list[Any]], on_done) -> Iterator[list[Any]]:
-    """Pass rows through, then report how many there were (for the audit event), even if cut short."""
-    n = 0
+    """Pass rows through, then report how many there were and whether the stream ran to its end (for the audit
+    event): ``on_done(n, complete)``, also when the download was cut short."""
+    n, complete = 0, False
     try:
         for row in rows:
             n += 1
             yield row
+        complete = True
     finally:
-        on_done(n)
+        on_done(n, complete)
+
+
+def audited_stream(access: StudyAccess, f: ExcerptFilters, fmt: str, header: list[str], rows: Iterator[list[Any]],
+                   *, bom: bool = False) -> Iterator[str]:
+    """The CSV or JSON download, recorded once when it ends: with the rows sent and whether it ran to its end (a
+    browser that goes away mid-download leaves an event with ``complete: false``)."""
+    sent = 0
+
+    def tally(n: int, complete: bool) -> None:
+        nonlocal sent
+        sent = n
+
+    tracked = counted(rows, tally)
+    chunks = (stream_csv(header, tracked, bom=bom) if fmt == "csv"
+              else stream_json(header, tracked, {"study": access.study.slug}))
+    complete = False
+    try:
+        yield from chunks
+        complete = True
+    finally:
+        chunks.close()
+        tracked.close()
+        record_export(access, f, fmt, sent, complete=complete)
 
 
 def record_export(access: StudyAccess, f: ExcerptFilters, fmt: str, rows: int, complete: bool = True) -> None:
@@ -248,7 +273,7 @@ def export_to_file(access: StudyAccess, f: ExcerptFilters, fmt: str, path: str, 
                         count += 1
                     count -= 1
                 else:
-                    def tally(n: int) -> None:
+                    def tally(n: int, complete: bool) -> None:
                         nonlocal count
                         count = n
 

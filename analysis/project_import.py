@@ -69,6 +69,8 @@ def project_import_execute(*, import_id: str) -> str:
                 raise _TakenOver
     except _TakenOver:
         return "skipped"
+    except jobs.TRANSIENT:
+        raise  # the database went away mid-import: nothing was kept, the task retries with the file still here
     except ValidationError as exc:
         ProjectImport.objects.filter(pk=import_id).update(status=RunStatus.FAILED, error=" ".join(exc.messages))
         path.unlink(missing_ok=True)

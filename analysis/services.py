@@ -295,6 +295,8 @@ def run_execute(*, run_id: int) -> str:
     try:
         with jobs.heartbeat(AnalysisRun, run_id, running=RunStatus.RUNNING):
             result = COMPUTE(run.study, run.kind, run.parameters)
+    except jobs.TRANSIENT:
+        raise  # the database went away: the task retries, and takes the run over once its heartbeat is stale
     except Exception as exc:
         logger.exception("analysis run %s failed", run_id)
         AnalysisRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(

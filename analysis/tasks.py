@@ -8,12 +8,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from workbench.jobs import TASK_OPTIONS
+
 from .services import run_execute
 
-RETRY = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "ignore_result": True, "max_retries": 100}
 
-
-@shared_task(**RETRY)
+@shared_task(**TASK_OPTIONS)
 def run_analysis(self, run_id: int) -> str:
     outcome = run_execute(run_id=run_id)
     if outcome == "busy":
@@ -21,7 +21,7 @@ def run_analysis(self, run_id: int) -> str:
     return outcome
 
 
-@shared_task(**RETRY)
+@shared_task(**TASK_OPTIONS)
 def run_project_import(self, import_id: str) -> str:
     from .project_import import project_import_execute
 

@@ -344,6 +344,8 @@ def import_commit(*, batch_id: str) -> str:
             status = _commit(batch)
     except _TakenOver:
         return "skipped"
+    except jobs.TRANSIENT:
+        raise  # the database went away: the files stored so far stay, the task retries and goes on with the rest
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.FAILED,
                                                        error=f"The import stopped: {type(exc).__name__}.")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from workbench.jobs import TASK_OPTIONS
+
 from .imports import import_commit
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=100)
+@shared_task(**TASK_OPTIONS)
 def import_commit_task(self, batch_id: str) -> str:
     outcome = import_commit(batch_id=batch_id)
     if outcome == "busy":

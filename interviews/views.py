@@ -113,6 +113,10 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
 def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access = access_study(request.user, slug)
     transcript = access_transcript(access, pk)
+    if access.role != Role.CODER:
+        # Coders read the transcripts they code all day; anyone else reading a participant's words is recorded.
+        services.audit_record(study=access.study, actor=request.user, action="transcript.view", obj=transcript,
+                              details={"role": access.role})
     layer = choose_layer(access, request.GET.get("layer"))
     # The quotes are slices of the text the page already carries: not loaded again for thousands of codings.
     codings = list(transcript_codings(access, transcript, layer).select_related(None).defer("quote", "updated_at"))

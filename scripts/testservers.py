@@ -12,6 +12,7 @@ server into a failure instead.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -86,6 +87,11 @@ class PostgresServer:
         )
         return f"postgres://postgres@127.0.0.1:{self.port}/workbench"
 
+    def restart_command(self) -> list[str]:
+        """Restart with the same options, disconnecting every client at once (for the outage test)."""
+        return as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "-t", "60",
+                            "-l", str(self.dir / "server.log"), "restart"])
+
     def stop(self) -> None:
         subprocess.run(
             as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"]),
@@ -150,6 +156,7 @@ def main(argv: list[str]) -> int:
         else:
             pg = PostgresServer(bindir, workdir)
             env["DATABASE_URL"] = pg.start()
+            env["WORKBENCH_TEST_PG_RESTART"] = json.dumps(pg.restart_command())
             servers.append(pg)
             print(f"testservers: PostgreSQL {bindir.parent.name} started on 127.0.0.1:{pg.port}", flush=True)
         redis_binary = shutil.which("redis-server")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -130,6 +131,17 @@ class Browser:
             req.add_header("Referer", self.base + path)
             token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
             req.add_header("X-CSRFToken", token)
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
+    def request_json(self, method: str, path: str, data: dict) -> tuple[int, dict, str]:
+        req = urllib.request.Request(self.base + path, data=json.dumps(data).encode(), method=method)
+        req.add_header("Content-Type", "application/json")
+        req.add_header("Referer", self.base + path)
+        req.add_header("X-CSRFToken", next((c.value for c in self.jar if c.name == "csrftoken"), ""))
         try:
             with self.opener.open(req, timeout=30) as response:
                 return response.status, dict(response.headers), response.read().decode()

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
 
 import openpyxl
 import pytest
@@ -137,3 +139,85 @@ def test_cli_export(world, tmp_path):
     with pytest.raises(CommandError, match="cannot write"):
         call_command("export_excerpts", world.study.slug, "--output", "/proc/nope/x.csv")
     assert not list(tmp_path.glob(".export-*"))
+
+
+class _FullDisk:
+    """A file whose disk fills up after the first write (the header)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.writes = real, 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.real.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
+        return False
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_full_disk_gives_a_clear_error_and_leaves_no_file(world, tmp_path, monkeypatch, fmt):
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: _FullDisk(real_fdopen(*a, **k)))
+    target = tmp_path / f"out.{fmt}"
+    with pytest.raises(CommandError, match="No space left on device"):
+        call_command("export_excerpts", world.study.slug, "--format", fmt, "--output", str(target))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its half-written temporary
+    event = AuditEvent.objects.filter(action="export.excerpts").latest("pk")
+    assert event.details["complete"] is False
+
+
+def test_a_read_only_folder_gives_a_clear_error(world, tmp_path, monkeypatch):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(CommandError, match="Read-only file system"):
+        call_command("export_excerpts", world.study.slug, "--output", str(tmp_path / "out.csv"))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_kept_whole_when_the_export_fails(world, tmp_path, monkeypatch):
+    target = tmp_path / "out.csv"
+    target.write_text("yesterday's complete export\n")
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: _FullDisk(real_fdopen(*a, **k)))
+    with pytest.raises(CommandError):
+        call_command("export_excerpts", world.study.slug, "--output", str(target))
+    monkeypatch.undo()
+    assert target.read_text() == "yesterday's complete export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_workbook_that_cannot_be_built_for_lack_of_disk_says_so(login, world, monkeypatch):
+    from analysis import exports
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(exports, "write_xlsx", full)
+    response = login(world.users["pi"]).get(reverse("export", args=[world.study.slug]),
+                                            {"download": "1", "format": "xlsx"})
+    assert response.status_code == 507 and b"No space left on device" in response.content
+    assert "attachment" not in response.get("Content-Disposition", "")
+    assert AuditEvent.objects.filter(action="export.excerpts").latest("pk").details["complete"] is False
+
+
+def test_a_download_cut_short_is_recorded_as_incomplete(login, world):
+    response = login(world.users["pi"]).get(reverse("export", args=[world.study.slug]),
+                                            {"download": "1", "format": "csv"})
+    stream = iter(response.streaming_content)
+    next(stream)  # the header; then the browser goes away
+    response.close()
+    event = AuditEvent.objects.filter(action="export.excerpts").latest("pk")
+    assert event.details["complete"] is False and event.details["rows"] < 2

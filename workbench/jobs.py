@@ -22,11 +22,21 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+
+# Errors that say the database went away, not that the job is wrong: the task is retried (with backoff), never
+# marked failed for them.
+TRANSIENT = (OperationalError, InterfaceError)
+# The Celery options every job task shares: acknowledged at the end, given back if the worker dies, retried on a
+# transient database error, and retried (see the tasks) while another live worker holds the job.
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True, "acks_late": True, "reject_on_worker_lost": True, "ignore_result": True, "max_retries": 100,
+    "autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True,
+}
 
 CLAIMED = "claimed"  # this worker now runs the job
 BUSY = "busy"  # another live worker runs it: try again later

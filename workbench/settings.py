@@ -127,6 +127,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "workbench.middleware.SecurityHeadersMiddleware",
+    "workbench.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "workbench.urls"
