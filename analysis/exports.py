@@ -223,6 +223,12 @@ def counted(rows: Iterator[list[Any]], on_done) -> Iterator[list[Any]]:
         on_done(n, complete)
 
 
+def close_rows(rows: Iterator[list[Any]]) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+
+
 def audited_stream(access: StudyAccess, f: ExcerptFilters, fmt: str, header: list[str], rows: Iterator[list[Any]],
                    *, bom: bool = False) -> Iterator[str]:
     """The CSV or JSON download, recorded once when it ends: with the rows sent and whether it ran to its end (a
@@ -241,8 +247,11 @@ def audited_stream(access: StudyAccess, f: ExcerptFilters, fmt: str, header: lis
         yield from chunks
         complete = True
     finally:
+        # Close the row generator before recording: on PostgreSQL it holds the read transaction of the server-side
+        # cursor, and an event written inside it would be rolled back with it.
         chunks.close()
         tracked.close()
+        close_rows(rows)
         record_export(access, f, fmt, sent, complete=complete)
 
 
@@ -283,6 +292,7 @@ def export_to_file(access: StudyAccess, f: ExcerptFilters, fmt: str, path: str, 
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        close_rows(rows)  # end the cursor's transaction first, or the event below would be rolled back with it
         record_export(access, f, fmt, count, complete=False)
         raise
     record_export(access, f, fmt, count)

@@ -3,6 +3,7 @@ and one template include per run costs more than the rest of the page. Every pie
 ``escape``; the result is marked safe only here."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,38 +24,45 @@ class Names:
     coders: Mapping[int, str]
 
 
+# The codings list carries this many items in the page; the script appends the rest once the page is interactive
+# (a 3,000-coding transcript would otherwise put a megabyte of list in front of the first paint).
+LIST_IN_PAGE = 150
+
+
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def code_styles(codes: Iterable[Code]) -> SafeString:
+    """One rule per code setting a highlight's colour (``k<id>``) or its second colour (``j<id>``): a class on each
+    mark instead of a style attribute. Only #rrggbb colours get through."""
+    rules = []
+    for code in codes:
+        color = code.color if COLOR.fullmatch(code.color or "") else "#888888"
+        rules.append(f".k{int(code.pk)}{{--hl:{color}}}.j{int(code.pk)}{{--hl2:{color}}}")
+    return mark_safe("".join(rules))  # noqa: S308 - integers and validated colours only
+
+
 class _Labels:
-    """Escaped per-coding strings, computed once per coding rather than once per run."""
+    """Per-coding code ids, looked up once per coding rather than once per run. (A mark's tooltip, naming its codes
+    and coders, is set by the script when the pointer reaches it: a megabyte less to parse on long pages.)"""
 
     def __init__(self, by_id: Mapping[int, Coding], names: Names) -> None:
         self.by_id = by_id
         self.names = names
-        self.title: dict[int, str] = {}
-        self.color: dict[int, str] = {}
 
-    def of(self, coding_id: int) -> tuple[str, str]:
-        if coding_id not in self.title:
-            c = self.by_id[coding_id]
-            code = self.names.codes[c.code_id]
-            consensus = ", consensus" if c.layer == "consensus" else ""
-            self.title[coding_id] = escape(f"{code.name} ({self.names.coders[c.coder_id]}{consensus})")
-            self.color[coding_id] = escape(code.color)
-        return self.title[coding_id], self.color[coding_id]
+    def code_of(self, coding_id: int) -> int:
+        return int(self.by_id[coding_id].code_id)
 
 
 def _run_html(text: str, run: Run, labels: _Labels) -> str:
     piece = escape(text[run.start : run.end])
     if not run.codings:
         return f'<span data-o="{run.start}">{piece}</span>'
-    titles = [labels.of(i)[0] for i in run.codings]
-    style = f"--hl: {labels.of(run.codings[0])[1]}"
-    classes = "hl"
+    classes = f"hl k{labels.code_of(run.codings[0])}"
     if len(run.codings) > 1:
-        classes += " overlap"
-        style += f"; --hl2: {labels.of(run.codings[1])[1]}"
+        classes += f" overlap j{labels.code_of(run.codings[1])}"
     ids = " ".join(map(str, run.codings))
-    return (f'<mark class="{classes}" style="{style}" data-o="{run.start}" data-codings="{ids}" '
-            f'title="{"; ".join(titles)}">{piece}</mark>')
+    return f'<mark class="{classes}" data-o="{run.start}" data-codings="{ids}">{piece}</mark>'
 
 
 def transcript_html(
@@ -80,10 +88,11 @@ def transcript_html(
 
 
 def codings_list_html(text: str, codings: Sequence[Coding], names: Names) -> SafeString:
+    """The first LIST_IN_PAGE items of the codings list (the page's script adds the others, in the same form)."""
     if not codings:
         return mark_safe('<li class="muted">No codings in this layer.</li>')
     out = []
-    for c in codings:
+    for c in codings[:LIST_IN_PAGE]:
         quote = text[c.start : c.end]
         quote = quote if len(quote) <= 240 else quote[:239] + "…"
         layer = " · consensus" if c.layer == "consensus" else ""

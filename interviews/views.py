@@ -31,7 +31,7 @@ from workbench.errors import Conflict
 from . import selectors, services
 from .access import access_study, access_transcript
 from .models import LoginFailure, Role
-from .rendering import Names, codings_list_html, transcript_html
+from .rendering import Names, code_styles, codings_list_html, transcript_html
 from .turns import paragraphs
 
 
@@ -144,6 +144,7 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "attributes": selectors.participant_attributes(transcript.participant),
             "text_html": text_html,
             "codings_html": codings_list_html(transcript.text, codings, names),
+            "code_styles": code_styles(names.codes.values()),
             "codings": codings,
             "layer": layer,
             "layers": layer_choices(access, transcript),

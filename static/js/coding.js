@@ -100,9 +100,6 @@
       node.style.setProperty("--hl", codes[real[0].code] ? codes[real[0].code].color : "#888888");
       if (real.length > 1) { node.style.setProperty("--hl2", codes[real[1].code] ? codes[real[1].code].color : "#888888"); }
       node.setAttribute("data-codings", real.map(function (c) { return c.id; }).join(" "));
-      node.title = real.map(function (c) {
-        return (codes[c.code] ? codes[c.code].name : "?") + " (" + c.coder + (c.layer === "consensus" ? ", consensus" : "") + ")";
-      }).join("; ");
     } else {
       node.style.setProperty("--hl", "#94a3b8");
       node.removeAttribute("data-codings");
@@ -456,20 +453,50 @@
       }
     });
   }
-  function addListItem(c) {
-    var list = document.getElementById("coding-list");
-    var empty = list.querySelector("li.muted");
-    if (empty) { empty.remove(); }
+  // One item of the codings list, in the same form as the server's (interviews/rendering.py).
+  function listItem(c) {
     var code = codes[c.code] || { name: "?", color: "#888888" };
     var li = el("li", { id: "coding-" + c.id, "data-coding": c.id });
     var sw = el("span", { className: "swatch" });
     sw.style.background = code.color;
     li.appendChild(sw);
+    li.appendChild(document.createTextNode(" "));
     li.appendChild(el("strong", {}, code.name));
-    li.appendChild(el("span", { className: "muted small" }, " " + c.coder + " · " + c.start + "–" + c.end));
-    li.appendChild(el("blockquote", {}, truncate(c.quote, 240)));
-    list.insertBefore(li, list.firstChild);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(el("span", { className: "muted small" },
+      c.coder + (c.layer === "consensus" ? " · consensus" : "") + " · " + c.start + "–" + c.end));
+    li.appendChild(el("blockquote", {}, truncate(slice(c.start, c.end), 240)));
+    if (c.memo) { li.appendChild(el("p", { className: "memo small" }, c.memo)); }
+    return li;
   }
+  function addListItem(c) {
+    var list = document.getElementById("coding-list");
+    var empty = list.querySelector("li.muted");
+    if (empty) { empty.remove(); }
+    list.insertBefore(listItem(c), list.firstChild);
+  }
+  // The page carries the first items of a long list; the rest are added here, a few hundred at a time, once the
+  // page is interactive.
+  function completeList() {
+    var list = document.getElementById("coding-list");
+    var missing = data.codings.filter(function (c) { return codings[c.id] && !document.getElementById("coding-" + c.id); });
+    (function next() {
+      var frag = document.createDocumentFragment();
+      missing.splice(0, 300).forEach(function (c) { if (codings[c.id]) { frag.appendChild(listItem(codings[c.id])); } });
+      list.appendChild(frag);
+      if (missing.length) { setTimeout(next, 0); } else { list.setAttribute("data-complete", "1"); }
+    })();
+  }
+  // A highlight's tooltip (codes and coders) is made when the pointer first reaches it.
+  article.addEventListener("mouseover", function (ev) {
+    var mark = ev.target.closest && ev.target.closest("mark[data-codings]");
+    if (!mark || mark.title) { return; }
+    mark.title = mark.getAttribute("data-codings").split(" ").map(function (id) {
+      var c = codings[id] || codings[+id];
+      if (!c) { return "?"; }
+      return (codes[c.code] ? codes[c.code].name : "?") + " (" + c.coder + (c.layer === "consensus" ? ", consensus" : "") + ")";
+    }).join("; ");
+  });
 
   // ---------------------------------------------------------------- filters and jumping
   var filterBox = document.getElementById("code-filter");
@@ -598,7 +625,7 @@
       if (mark) { mark.scrollIntoView({ block: "center" }); setCurrent(paragraphOf(target.start)); }
     }
   }
-  window.requestAnimationFrame(drawStripes);
+  window.requestAnimationFrame(function () { drawStripes(); setTimeout(completeList, 0); });
   window.addEventListener("resize", scheduleStripes);
   window.WorkbenchCoding = { codings: codings, renderAll: renderAll, pending: function () { return pending; } };
 })();
