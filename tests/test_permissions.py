@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from analysis.models import AnalysisRun
 from analysis.services import analysis_request, run_execute
+from codebook.models import Coding
 from interviews.imports import import_stage
 from interviews.models import AuditEvent, Membership
 
@@ -409,3 +410,32 @@ def test_coder_sees_only_own_excerpts_on_a_code_page(login, world):
 def test_another_studys_code_is_404(login, world):
     client = login(world.users["pi"])
     assert client.get(reverse("code_detail", args=[world.study.slug, world.other_code.pk])).status_code == 404
+
+
+def test_bulk_coding_of_search_hits_is_scoped_to_the_study_and_all_or_nothing(login, world):
+    """Code-all-hits with one hit in another study's transcript: 404, and none of the hits is coded."""
+    client = login(world.users["coder"])
+    before = Coding.objects.count()
+    mine = f"{world.transcript.pk}:3:10"
+    foreign = f"{world.other_transcript.pk}:0:12"
+    response = client.post(reverse("search", args=[world.study.slug]),
+                           {"q": "mother", "code": world.kinship.pk, "hit": [mine, foreign]})
+    assert response.status_code == 404
+    assert Coding.objects.count() == before
+    # Another study's code is not accepted either.
+    response = client.post(reverse("search", args=[world.study.slug]),
+                           {"q": "mother", "code": world.other_code.pk, "hit": [mine]})
+    assert response.status_code == 400 and Coding.objects.count() == before
+
+
+def test_consensus_bulk_copy_touches_only_this_study(login, world):
+    """Copying agreements into the consensus layer for a code of another study: 404, nothing written."""
+    from analysis.models import AnalysisRun as Run
+
+    run = Run.objects.create(study=world.study, kind="agreement", status="done", parameters={}, result={})
+    before = Coding.objects.filter(layer="consensus").count()
+    client = login(world.users["pi"])
+    response = client.post(reverse("consensus_decision", args=[world.study.slug, run.pk, world.other_code.pk]),
+                           {"action": "copy_agreements"})
+    assert response.status_code == 404
+    assert Coding.objects.filter(layer="consensus").count() == before
