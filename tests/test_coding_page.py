@@ -268,3 +268,33 @@ def test_pi_settles_disagreements_and_the_consensus_driver_table_counts_them(liv
     row = page.locator("#result tr", has_text="Kinship").first.inner_text()
     assert str(expected["Kinship"]["participants"]) in row
     assert page.errors == []
+
+
+def test_a_long_codings_list_arrives_as_the_reader_scrolls_to_its_end(live_server, browser_page):
+    from codebook.models import Layer
+    from interviews.rendering import LIST_IN_PAGE
+
+    study, _ = demo_load()
+    participant = services.participant_create(study=study, label="P98")
+    text = "R: " + " ".join(f"word{i}" for i in range(3000)) + "\n"
+    transcript = services.transcript_create(study=study, participant=participant, title="Long list", text=text)
+    code = Code.objects.get(study=study, name="Kinship")
+    coder = transcript.study.memberships.get(user__username="demo-coder-a").user
+    Coding.objects.bulk_create([Coding(transcript=transcript, code=code, coder=coder, layer=Layer.CODER,
+                                       start=3 + 10 * i, end=8 + 10 * i, quote=text[3 + 10 * i:8 + 10 * i])
+                                for i in range(420)])
+    page = browser_page
+    log_in(page, live_server.url, "demo-coder-a")
+    open_transcript(page, live_server.url, transcript)
+    page.wait_for_selector("#coding-list-more")
+    assert page.locator("#coding-list li[data-coding]").count() == LIST_IN_PAGE
+    for _ in range(10):
+        if page.locator("#coding-list[data-complete]").count():
+            break
+        page.locator("#coding-list").evaluate("list => { list.scrollTop = list.scrollHeight; }")
+        page.wait_for_timeout(200)
+    assert page.locator("#coding-list[data-complete]").count() == 1
+    ids = page.locator("#coding-list li[data-coding]").evaluate_all("items => items.map(i => +i.dataset.coding)")
+    assert sorted(ids) == sorted(Coding.objects.filter(transcript=transcript).values_list("pk", flat=True))
+    assert len(ids) == len(set(ids)) == 420
+    assert page.errors == []

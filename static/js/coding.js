@@ -475,17 +475,26 @@
     if (empty) { empty.remove(); }
     list.insertBefore(listItem(c), list.firstChild);
   }
-  // The page carries the first items of a long list; the rest are added here, a few hundred at a time, once the
-  // page is interactive.
+  // The page carries the first items of a long list; the rest are added 200 at a time when the reader scrolls to
+  // the end of the list (no work in the background while the coder is coding).
   function completeList() {
     var list = document.getElementById("coding-list");
     var missing = data.codings.filter(function (c) { return codings[c.id] && !document.getElementById("coding-" + c.id); });
-    (function next() {
+    if (!missing.length) { list.setAttribute("data-complete", "1"); return; }
+    var more = el("li", { className: "muted small more", id: "coding-list-more" });
+    function label() { more.textContent = missing.length + " more coding(s) — scroll to see them"; }
+    function next() {
       var frag = document.createDocumentFragment();
-      missing.splice(0, 300).forEach(function (c) { if (codings[c.id]) { frag.appendChild(listItem(codings[c.id])); } });
-      list.appendChild(frag);
-      if (missing.length) { setTimeout(next, 0); } else { list.setAttribute("data-complete", "1"); }
-    })();
+      missing.splice(0, 200).forEach(function (c) { if (codings[c.id]) { frag.appendChild(listItem(codings[c.id])); } });
+      list.insertBefore(frag, more);
+      if (missing.length) { label(); } else { more.remove(); observer.disconnect(); list.setAttribute("data-complete", "1"); }
+    }
+    var observer = new IntersectionObserver(function (entries) {
+      if (entries.some(function (e) { return e.isIntersecting; })) { next(); }
+    }, { root: list, rootMargin: "400px" });
+    label();
+    list.appendChild(more);
+    observer.observe(more);
   }
   // A highlight's tooltip (codes and coders) is made when the pointer first reaches it.
   article.addEventListener("mouseover", function (ev) {
