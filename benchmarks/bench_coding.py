@@ -104,7 +104,7 @@ def browser_figures(engine: str, var: str, study, transcript, repeat: int) -> di
             page.wait_for_selector("h1")
             url = f"{base}/studies/{study.slug}/transcripts/{transcript.pk}/"
             interactive = []
-            for _ in range(max(3, repeat // 3)):
+            for _ in range(repeat):  # a p95 needs more than a handful of loads
                 page.goto(url, wait_until="commit")
                 page.wait_for_function("() => window.WorkbenchCoding && "
                                        "document.querySelectorAll('#stripes .stripe').length > 0", timeout=30000)
