@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,44 @@ def test_a_task_that_kills_its_worker_every_time_is_given_up_after_three_attempt
     calm = workers("crash")
     time.sleep(5)
     assert calm.proc.poll() is None and "fault: analysis crashes" not in calm.output()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_worker_killed_mid_export_leaves_the_download_visibly_incomplete(fault_env, tmp_path):
+    """Exports stream from the web process, not a Celery worker. Killing that process in the middle of a download
+    must not leave the researcher with a file that looks complete: the chunked response stops without its end."""
+    import http.client
+    import subprocess as sp
+
+    from codebook.models import Code, Coding, Layer
+    from interviews.models import Participant
+
+    from .live import Browser, start_gunicorn
+
+    study, _ = demo_load()
+    coder = get_user_model().objects.get(username="demo-coder-a")
+    codes = list(Code.objects.filter(study=study, codable=True))
+    text = "R: " + "word " * 20000
+    participant = Participant.objects.create(study=study, label="P-big")
+    transcript = Transcript.objects.create(study=study, participant=participant, title="Big", text=text,
+                                           content_hash="f" * 64)
+    Coding.objects.bulk_create([Coding(transcript=transcript, code=codes[i % len(codes)], coder=coder,
+                                       layer=Layer.CODER, start=3 + 5 * i, end=3 + 5 * i + 200, quote="x")
+                                for i in range(19000)], batch_size=5000)
+    server, base = start_gunicorn(fault_env, workers=1)
+    try:
+        browser = Browser(base)
+        browser.login("demo-pi", "demo-workbench")
+        # With 2,000 characters of context each side, the CSV is about 80 MB: far more than the socket buffers hold.
+        request = urllib.request.Request(f"{base}/studies/{study.slug}/export/?download=1&format=csv&context=2000")
+        response = browser.opener.open(request, timeout=30)
+        assert response.status == 200 and response.headers.get("Transfer-Encoding") == "chunked"
+        response.read(64 * 1024)  # the download has started
+        workers = sp.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(workers) == 1
+        os.kill(int(workers[0]), signal.SIGKILL)
+        with pytest.raises(http.client.IncompleteRead):
+            while response.read(64 * 1024):
+                pass
+    finally:
+        server.stop()
