@@ -71,6 +71,12 @@ def export_project(study: Study) -> bytes:
         out += [f"<User guid={quoteattr(g)} name={quoteattr(n)}/>" for n, g in sorted(users.items())]
         out.append("</Users>")
     roots = _qdc_tree(study)
+    # Memos about a code (and no transcript) hang from the code as NoteRefs; the Notes themselves come later.
+    code_memos: dict[str, list[Memo]] = {}
+    code_guid = dict(Code.objects.filter(study=study).values_list("pk", "guid"))
+    for m in memos:
+        if m.transcript_id is None and m.code_id is not None:
+            code_memos.setdefault(str(code_guid[m.code_id]), []).append(m)
     if roots:
         out.append("<CodeBook><Codes>")
 
@@ -82,6 +88,8 @@ def export_project(study: Study) -> bytes:
             out.append(f"<Code {attrs}>")
             if description:
                 out.append(f"<Description>{escape(description)}</Description>")
+            for m in code_memos.get(str(code.guid), []):
+                out.append(f"<NoteRef targetGUID={quoteattr(_guid(study.slug, 'memo', m.pk))}/>")
             for child in code.children:
                 emit(child)
             out.append("</Code>")
@@ -369,6 +377,22 @@ def import_project(*, data: bytes, actor: Any, name: str | None = None) -> Impor
             if note:
                 Memo.objects.create(study=study, transcript=transcript, title=note[0][:200], body=note[1],
                                     author=fallback_user)
+    # Notes about a code (NoteRef inside a Code) and about the project (NoteRef at the top level).
+    codebook_el = _child(root, "CodeBook")
+    codes_el = _child(codebook_el, "Codes") if codebook_el is not None else None
+    stack = list(_children(codes_el, "Code")) if codes_el is not None else []
+    while stack:
+        code_el = stack.pop()
+        stack += _children(code_el, "Code")
+        code = codes_by_guid.get((code_el.get("guid") or "").strip("{}").lower())
+        for ref in _children(code_el, "NoteRef"):
+            note = notes.get((ref.get("targetGUID") or "").strip("{}").lower())
+            if note and code is not None:
+                Memo.objects.create(study=study, code=code, title=note[0][:200], body=note[1], author=fallback_user)
+    for ref in _children(root, "NoteRef"):
+        note = notes.get((ref.get("targetGUID") or "").strip("{}").lower())
+        if note:
+            Memo.objects.create(study=study, title=note[0][:200], body=note[1], author=fallback_user)
     audit_record(study=study, actor=actor, action="import.qdpx", obj=study,
                  details={"origin": origin, "sources": report.sources, "codings": report.codings,
                           "unplaced": len(report.unplaced)})

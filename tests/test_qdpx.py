@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from lxml import etree
 
 from analysis.qdpx import export_project, import_project
-from codebook.models import Code, Coding, Layer
-from codebook.services import coding_apply
+from codebook.models import Code, Coding, Layer, Memo
+from codebook.services import coding_apply, memo_create
 from interviews.demo import demo_load
 from interviews.models import AttributeValue, Participant, Transcript
 
@@ -36,7 +36,9 @@ def snapshot(study):
                       else "consensus", c.layer, c.start, c.end, c.memo)
                      for c in Coding.objects.filter(transcript__study=study).select_related("code", "transcript",
                                                                                            "coder"))
-    return codes, people, texts, codings
+    memos = sorted((m.title, m.body, tuple(_path(m.code)) if m.code else (), m.transcript.title if m.transcript
+                    else "") for m in Memo.objects.filter(study=study).select_related("code", "transcript"))
+    return codes, people, texts, codings, memos
 
 
 def _path(code):
@@ -54,6 +56,11 @@ def test_export_validates_and_round_trips(world):
     coding_apply(transcript=t, code=Code.objects.get(study=study, name="Kinship"), coder=pi, start=0, end=5,
                  layer=Layer.CONSENSUS)
     Coding.objects.filter(transcript=t).exclude(layer=Layer.CONSENSUS).update(memo="<b>memo</b> & more")
+    kinship = Code.objects.get(study=study, name="Kinship")
+    memo_create(study=study, author=pi, title="What counts as kinship", body="Parents, siblings & in-laws.",
+                code=kinship)
+    memo_create(study=study, author=pi, title="Project log", body="Second coding round starts in May.")
+    memo_create(study=study, author=pi, title="About this interview", body="Noisy recording.", transcript=t)
     first = export_project(study)
     schema = etree.XMLSchema(etree.parse(str(XSD)))
     document = etree.fromstring(qde_of(first))
