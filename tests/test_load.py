@@ -71,3 +71,45 @@ def test_twenty_coders_and_a_pi_lose_nothing(django_db_blocker, tmp_path, record
     assert figures["pi"].get("analyses_done", 0) >= 2 and figures["pi"].get("exports", 0) >= 1
     for endpoint in ("POST codings", "PATCH coding", "DELETE coding", "GET codings", "GET transcript page"):
         assert figures["endpoints"][endpoint]["requests"] > 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_editing_the_same_consensus_coding_one_wins_the_other_gets_409(tmp_path):
+    """Two PIs of one study settle the same consensus coding at the same moment, 20 times over: each time exactly
+    one edit is saved and the other is refused with 409 and the winner's state; nothing is overwritten silently."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the servers need a database they can share with the tests: PostgreSQL")
+    from codebook.models import Coding, Layer
+    from codebook.services import coding_apply
+
+    study, _ = demo_load()
+    first = get_user_model().objects.get(username="demo-pi")
+    second = get_user_model().objects.create_user("second-pi", password=PASSWORD)
+    services.membership_set(study=study, user=second, role="pi", actor=first)
+    transcript = study.transcripts.order_by("pk").first()
+    code = Code.objects.filter(study=study, codable=True, parent__isnull=False).first()
+    coding, _ = coding_apply(transcript=transcript, code=code, coder=first, start=0, end=10, layer=Layer.CONSENSUS)
+    server, base = start_gunicorn(app_env(REDIS_URL, tmp_path), workers=3)
+    try:
+        log = load.Log()
+        a, b = load.Client(base, log), load.Client(base, log)
+        a.login("demo-pi", DEMO_PASSWORD)
+        b.login("second-pi", PASSWORD)
+        url = f"/api/studies/{study.slug}/codings/{coding.pk}/"
+
+        def edit(client, memo, version):
+            status, _, body = client.call("PATCH coding", "PATCH", url, data={"memo": memo, "version": version})
+            return status, json.loads(body)
+
+        version = coding.version
+        for round_ in range(20):
+            answers = load.at_once((edit, a, f"first pi {round_}", version), (edit, b, f"second pi {round_}", version))
+            assert sorted(s for s, _ in answers) == [200, 409], answers
+            won = next(p for s, p in answers if s == 200)
+            lost = next(p for s, p in answers if s == 409)
+            assert lost["current"] == won and won["version"] == version + 1
+            version = won["version"]
+            stored = Coding.objects.get(pk=coding.pk)
+            assert (stored.memo, stored.version) == (won["memo"], won["version"])
+    finally:
+        server.stop()

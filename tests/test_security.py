@@ -108,3 +108,12 @@ def test_audit_events_cannot_be_changed_or_deleted_in_the_database(world):
     world.study.delete()
     event.refresh_from_db()
     assert event.study_id is None and event.study_slug == slug
+
+
+def test_sessions_end_with_the_browser_and_after_a_working_day(client, world, settings):
+    response = client.post("/accounts/login/", {"username": "coder", "password": PASSWORD})
+    assert response.status_code == 302
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert not cookie["expires"] and not cookie["max-age"]  # a browser-session cookie: gone when the browser closes
+    assert client.session.get_expiry_age() <= 8 * 3600  # and refused by the server after eight hours regardless
