@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from codebook.models import Code, Coding, Layer
 from interviews.access import StudyAccess, access_study
 from interviews.models import Attribute
+from workbench.errors import QueueUnavailable
 
 from . import exports
 
@@ -111,6 +112,9 @@ def project_import(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return render(request, "analysis/project_import.html", {"imports": []}, status=400)
+        except QueueUnavailable as exc:
+            messages.error(request, str(exc))
+            return render(request, "analysis/project_import.html", {"imports": []}, status=503)
         return redirect("project_import_status", pk=record.pk)
     return render(request, "analysis/project_import.html",
                   {"imports": ProjectImport.objects.filter(created_by=request.user)[:10]})

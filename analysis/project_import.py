@@ -1,6 +1,7 @@
 """Importing a REFI-QDA project from the browser: stage the upload, let a Celery task import it, report."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from workbench import jobs
+from workbench.errors import QueueUnavailable
 
 from .models import ProjectImport, RunStatus
 from .qdpx import import_project
 
 MAX_UPLOAD = 200 * 1024 * 1024
+logger = logging.getLogger(__name__)
 
 
 def _path(record: ProjectImport | str) -> Path:
@@ -35,8 +38,24 @@ def project_import_request(*, user: Any, data: bytes, name: str = "") -> Project
     fd = os.open(_path(record), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    transaction.on_commit(lambda: run_project_import.delay(str(record.pk)))
+    transaction.on_commit(lambda: _enqueue(run_project_import, record))
+    record.refresh_from_db()
+    if record.status == RunStatus.FAILED:
+        raise QueueUnavailable(record.error)
     return record
+
+
+QUEUE_UNAVAILABLE = "The import service is unavailable (task queue unreachable). Upload the project again later."
+
+
+def _enqueue(task: Any, record: ProjectImport) -> None:
+    try:
+        task.delay(str(record.pk))
+    except Exception as exc:  # the broker is unreachable: say so, keep no upload
+        logger.warning("could not enqueue project import %s: %s", record.pk, type(exc).__name__)
+        ProjectImport.objects.filter(pk=record.pk, status=RunStatus.QUEUED).update(status=RunStatus.FAILED,
+                                                                                  error=QUEUE_UNAVAILABLE)
+        _path(record).unlink(missing_ok=True)
 
 
 class _TakenOver(Exception):

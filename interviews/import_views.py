@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from workbench.errors import Conflict
+from workbench.errors import Conflict, QueueUnavailable
 
 from . import imports, keystore, services
 from .access import StudyAccess, access_study
@@ -102,6 +102,10 @@ def import_review(request: HttpRequest, slug: str, batch_id: UUID) -> HttpRespon
                                       keep_key=bool(request.POST.get("keep_key")))
                 return redirect("import_status", slug=access.study.slug, batch_id=batch.pk)
             raise ValidationError("Unknown action.")
+    except QueueUnavailable as exc:
+        messages.error(request, str(exc))
+        status = 503
+        batch.refresh_from_db()
     except (ValidationError, Conflict) as exc:
         messages.error(request, _reason(exc))
         status = 409 if isinstance(exc, Conflict) else 400

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,13 +25,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from workbench import jobs
-from workbench.errors import Conflict
+from workbench.errors import Conflict, QueueUnavailable
 
 from . import keystore
 from .models import ImportBatch, ImportStatus, Participant, PseudonymKey, Study, Transcript
 from .pseudonymise import Entry, Matcher, Proposal, apply, leftovers, propose
 from .readers import ARCHIVE, Limits, ReadError, expand_archive, extension, read_document, safe_name
 from .services import audit_record, content_hash, normalise_text, participant_create, transcript_create
+
+logger = logging.getLogger(__name__)
 
 PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -304,9 +307,23 @@ def import_decide(
         )
         if not updated:
             raise Conflict("This import was already confirmed.")
-        transaction.on_commit(lambda: import_commit_task.delay(str(batch.pk)))
+        transaction.on_commit(lambda: _enqueue_commit(import_commit_task, str(batch.pk)))
     batch.refresh_from_db()
+    if batch.status == ImportStatus.STAGED:
+        raise QueueUnavailable(QUEUE_UNAVAILABLE)
     return batch
+
+
+QUEUE_UNAVAILABLE = ("The import service is unavailable (task queue unreachable). Your review is kept: confirm it "
+                     "again in a few minutes.")
+
+
+def _enqueue_commit(task: Any, batch_id: str) -> None:
+    try:
+        task.delay(batch_id)
+    except Exception as exc:  # the broker is unreachable: the batch goes back to its review, nothing is lost
+        logger.warning("could not enqueue import %s: %s", batch_id, type(exc).__name__)
+        ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.QUEUED).update(status=ImportStatus.STAGED)
 
 
 def decisions_accept_all(reviews: list[ItemReview]) -> dict[int, ItemDecision]:

@@ -431,3 +431,29 @@ def test_a_batch_whose_worker_died_midway_is_finished_by_the_next_delivery_stori
     assert Transcript.objects.filter(study=world.study).count() == before + len(TRANSCRIPTS)
     assert calls[:3] == [0, 1, 2] and calls[3:] == list(range(2, len(TRANSCRIPTS)))
     assert imports.import_commit(batch_id=str(batch.pk)) == "skipped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_queue_keeps_the_review_and_answers_503(client, world, monkeypatch):
+    from interviews import tasks
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionRefusedError("redis down")
+
+    batch = imports.import_stage(study=world.study, user=world.users["pi"], uploads=uploads(["P04_zoom.vtt"]))
+    monkeypatch.setattr(tasks.import_commit_task, "delay", unreachable)
+    client.force_login(world.users["pi"])
+    url = f"/studies/{world.study.slug}/import/{batch.pk}/"
+    assert client.get(url).status_code == 200
+    form = {"action": "confirm", "include-0": "1", "participant-0": "P04", "title-0": "P04",
+            "fp-0": imports.import_review(batch=batch)[0].fingerprint}
+    response = client.post(url, form)
+    assert response.status_code == 503 and "task queue unreachable" in response.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == "staged"  # the review is kept: confirming again later works
+    assert (imports.staging_dir(batch) / "manifest.json").exists()
+    monkeypatch.undo()
+    response = client.post(url, form)
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == "done"

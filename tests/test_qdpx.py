@@ -195,3 +195,24 @@ def test_browser_upload_runs_as_a_task_and_reports(login, world, django_capture_
     failed = ProjectImport.objects.exclude(pk=record.pk).get()
     assert failed.status == "failed" and "not a zip" in failed.error
     assert Study.objects.filter(name="From qc").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_project_upload_with_the_queue_unreachable_answers_503_and_keeps_nothing(client, world, monkeypatch,
+                                                                                   settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from analysis import tasks
+    from analysis.models import ProjectImport
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionRefusedError("redis down")
+
+    settings.IMPORT_STAGING_DIR = tmp_path
+    monkeypatch.setattr(tasks.run_project_import, "delay", unreachable)
+    client.force_login(world.users["pi"])
+    upload = SimpleUploadedFile("p.qdpx", (SAMPLES / "qc-1.3.2_demo.qdpx").read_bytes())
+    response = client.post("/import-project/", {"qdpx": upload, "name": "Later"})
+    assert response.status_code == 503 and "task queue unreachable" in response.content.decode()
+    assert ProjectImport.objects.get().status == "failed"
+    assert list(tmp_path.iterdir()) == []  # the upload is not kept
