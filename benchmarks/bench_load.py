@@ -27,7 +27,8 @@ def main(engine: str = "postgres") -> None:
     env = app_env(redis, Path(tempfile.mkdtemp(prefix="workbench-load-")))
     worker = start_worker(env)
     try:
-        server, base = start_gunicorn(env, workers=3)
+        workers, threads = (int(n) for n in os.environ.get("BENCH_GUNICORN", "3x1").split("x"))
+        server, base = start_gunicorn(env, workers=workers, threads=threads)
         try:
             plan = load.Plan(base=base, slug=study.slug, transcripts=transcripts, codes=codes, coders=coders,
                              pi=("demo-pi", DEMO_PASSWORD), seconds=60 if size() == "large" else 10)
@@ -37,7 +38,7 @@ def main(engine: str = "postgres") -> None:
     finally:
         worker.stop()
     mismatches = load.reconcile(study.slug, states)
-    emit(benchmark="load", engine=engine, size=size(), gunicorn_workers=3, **figures,
+    emit(benchmark="load", engine=engine, size=size(), gunicorn=os.environ.get("BENCH_GUNICORN", "3x1"), **figures,
          reconciled=not mismatches, problems=(log.problems + mismatches)[:20])
     if log.problems or mismatches:
         sys.exit(1)

@@ -95,10 +95,11 @@ def start_worker(env: dict[str, str]) -> Process:
     return worker
 
 
-def start_gunicorn(env: dict[str, str], workers: int = 2) -> tuple[Process, str]:
+def start_gunicorn(env: dict[str, str], workers: int = 2, threads: int = 1) -> tuple[Process, str]:
     port = free_port()
     server = Process([sys.executable, "-m", "gunicorn", "workbench.wsgi:application", "--bind",
-                      f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"], env)
+                      f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
+                      *(["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else [])], env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
