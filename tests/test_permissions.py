@@ -439,3 +439,29 @@ def test_consensus_bulk_copy_touches_only_this_study(login, world):
                            {"action": "copy_agreements"})
     assert response.status_code == 404
     assert Coding.objects.filter(layer="consensus").count() == before
+
+
+def _table_counts() -> dict[str, int]:
+    from django.apps import apps
+
+    return {m._meta.label: m.objects.count() for m in apps.get_models()
+            if m._meta.app_label in {"interviews", "codebook", "analysis", "auth"}}
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(
+    [(n, "post") for n, c in CHECKS.items() if c.post] + [(n, "patch") for n, c in CHECKS.items() if c.patch]
+    + [(n, "delete") for n, c in CHECKS.items() if c.delete]))
+def test_every_state_changing_request_needs_the_csrf_token(walk_world, name, method):
+    """Sent by someone allowed to make it, but without the CSRF token (another site's form or script): 403, and no
+    row anywhere changed."""
+    from django.test import Client
+
+    check = CHECKS[name]
+    statuses = getattr(check, method)
+    allowed = [p for p in PERSONAS if p != "anonymous" and statuses.get(p, 999) < 400] or ["pi"]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(walk_world.users[allowed[0]])
+    before = _table_counts()
+    response = _send(strict, check, walk_world, method)
+    assert response.status_code == 403, (name, method, response.status_code)
+    assert _table_counts() == before
