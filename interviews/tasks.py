@@ -7,7 +7,7 @@ from django.conf import settings
 
 from workbench.jobs import TASK_OPTIONS
 
-from .imports import import_commit
+from .import_commit import import_commit
 
 
 @shared_task(**TASK_OPTIONS)

@@ -21,9 +21,9 @@ MODE = sys.argv[1] if len(sys.argv) > 1 else "slow"
 
 def plant() -> None:
     from analysis import project_import, services
-    from interviews import imports
+    from interviews import import_commit
 
-    compute, commit_item, import_project = services.COMPUTE, imports._commit_item, project_import.import_project
+    compute, commit_item, import_project = services.COMPUTE, import_commit._commit_item, project_import.import_project
 
     def slow_compute(*args, **kwargs):
         print("fault: analysis started", flush=True)
@@ -45,7 +45,7 @@ def plant() -> None:
         return import_project(*args, **kwargs)
 
     services.COMPUTE = crashing_compute if MODE == "crash" else slow_compute
-    imports._commit_item = slow_item
+    import_commit._commit_item = slow_item
     project_import.import_project = slow_project
 
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from interviews import imports, keystore
+from interviews import import_commit, imports, keystore
 from interviews.models import (
     Attribute,
     AttributeValue,
@@ -403,7 +403,7 @@ def test_a_batch_whose_worker_died_midway_is_finished_by_the_next_delivery_stori
     before = Transcript.objects.filter(study=world.study).count()
     batch = imports.import_stage(study=world.study, user=user, uploads=uploads(), replacements=sample_entries())
     reviews = imports.import_review(batch=batch)
-    real = imports._commit_item
+    real = import_commit._commit_item
     calls = []
 
     def dies_on_the_third_file(*args, **kwargs):
@@ -412,7 +412,7 @@ def test_a_batch_whose_worker_died_midway_is_finished_by_the_next_delivery_stori
             raise _WorkerKilled
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "_commit_item", dies_on_the_third_file)
+    monkeypatch.setattr(import_commit, "_commit_item", dies_on_the_third_file)
     with pytest.raises(_WorkerKilled), django_capture_on_commit_callbacks(execute=True):
         imports.import_decide(batch=batch, user=user, decisions=imports.decisions_accept_all(reviews),
                               keep_key=True)
@@ -420,17 +420,17 @@ def test_a_batch_whose_worker_died_midway_is_finished_by_the_next_delivery_stori
     assert batch.status == "running" and batch.attempts == 1 and len(batch.outcomes) == 2
     assert Transcript.objects.filter(study=world.study).count() == before + 2
     # The redelivered task while the first worker might still be alive: it waits.
-    assert imports.import_commit(batch_id=str(batch.pk)) == "busy"
+    assert import_commit.import_commit(batch_id=str(batch.pk)) == "busy"
     # The first worker's heartbeat is older than the lease: the next delivery takes over and finishes.
     ImportBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert imports.import_commit(batch_id=str(batch.pk)) == "done"
+    assert import_commit.import_commit(batch_id=str(batch.pk)) == "done"
     batch.refresh_from_db()
     assert batch.status == "done" and batch.attempts == 2
     assert [o["index"] for o in batch.outcomes] == list(range(len(TRANSCRIPTS)))
     assert [o["status"] for o in batch.outcomes] == ["stored"] * len(TRANSCRIPTS)
     assert Transcript.objects.filter(study=world.study).count() == before + len(TRANSCRIPTS)
     assert calls[:3] == [0, 1, 2] and calls[3:] == list(range(2, len(TRANSCRIPTS)))
-    assert imports.import_commit(batch_id=str(batch.pk)) == "skipped"
+    assert import_commit.import_commit(batch_id=str(batch.pk)) == "skipped"
 
 
 @pytest.mark.django_db(transaction=True)

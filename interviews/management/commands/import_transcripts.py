@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from interviews import imports, keystore
+from interviews.import_commit import import_commit
 from interviews.models import ImportBatch, Study
 from interviews.participant_table import participants_apply, participants_preview, read_table
 from interviews.services import user_by_username
@@ -105,7 +106,7 @@ def _wait_for(batch: ImportBatch) -> ImportBatch:
     batch.refresh_from_db()
     while batch.status in ("queued", "running") and time.monotonic() < deadline:
         if batch.status == "queued":
-            imports.import_commit(batch_id=str(batch.pk))
+            import_commit(batch_id=str(batch.pk))
         else:
             time.sleep(0.5)
         batch.refresh_from_db()
