@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -164,3 +165,21 @@ class CoderSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.user}"
+
+
+class CodebookUndo(models.Model):
+    """The last codebook change of a study, kept so that it can be undone once (see codebook/undo.py): the state
+    before it (codes; codings and memos of the codes it touched) and a fingerprint of the state it left."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, primary_key=True, related_name="codebook_undo")
+    action = models.CharField(max_length=40)
+    label = models.CharField(max_length=300)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now=True)
+    before = models.JSONField(encoder=DjangoJSONEncoder)
+    touched = models.JSONField(default=list)
+    after = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"undo {self.label}"

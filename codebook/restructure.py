@@ -15,7 +15,7 @@ from django.db.models import F
 from interviews.models import Study
 from interviews.services import audit_record, study_touch
 
-from . import tree
+from . import tree, undo
 from .models import Code, Coding, Layer, Memo
 from .services import COLOR_RE, _clean_code_name
 
@@ -77,6 +77,7 @@ def code_update(*, code: Code, actor: Any, **changes: Any) -> Code:
     with transaction.atomic():
         lock_study(code.study_id)
         code = _fresh(code)
+        snapshot = undo.capture(code.study_id)
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for field, value in changes.items():
@@ -110,6 +111,8 @@ def code_update(*, code: Code, actor: Any, **changes: Any) -> Code:
             code.save(update_fields=list(after))
             audit_record(study=code.study, actor=actor, action="code.update", obj=code,
                          details={"codes": [code.pk], "before": before, "after": after})
+            undo.remember(study=code.study, action="code.update", actor=actor, before=snapshot,
+                          label=f"changing “{before.get('name', code.name)}” ({', '.join(sorted(after))})")
         return code
 
 
@@ -118,6 +121,7 @@ def code_reorder(*, code: Code, position: int, actor: Any) -> Code:
     with transaction.atomic():
         lock_study(code.study_id)
         code = _fresh(code)
+        snapshot = undo.capture(code.study_id)
         siblings = [c for c in Code.objects.filter(study_id=code.study_id, parent_id=code.parent_id)
                     .order_by("position", "name", "id").values_list("id", flat=True) if c != code.pk]
         position = max(0, min(int(position), len(siblings)))
@@ -126,6 +130,8 @@ def code_reorder(*, code: Code, position: int, actor: Any) -> Code:
         _renumber(code.study_id, code.parent_id, siblings)
         audit_record(study=code.study, actor=actor, action="code.reorder", obj=code,
                      details={"codes": [code.pk], "before": {"position": old}, "after": {"position": position}})
+        undo.remember(study=code.study, action="code.reorder", actor=actor, before=snapshot,
+                      label=f"reordering “{code.name}”")
         return _fresh(code)
 
 
@@ -143,6 +149,7 @@ def code_move(*, code: Code, parent: Code | None, actor: Any) -> Code:
         if tree.would_cycle(_parents(code.study_id), code.pk, new_parent_id):
             raise ValidationError(f"{code.name!r} cannot go under {parent.name!r}: that code is inside it.")
         _check_sibling_name(code.study_id, new_parent_id, code.name, exclude=code.pk)
+        snapshot = undo.capture(code.study_id)
         old_parent_id, old_path = code.parent_id, code_path(code)
         code.parent = parent
         code.position = Code.objects.filter(study_id=code.study_id, parent_id=new_parent_id).count()
@@ -151,6 +158,8 @@ def code_move(*, code: Code, parent: Code | None, actor: Any) -> Code:
         audit_record(study=code.study, actor=actor, action="code.move", obj=code,
                      details={"codes": [code.pk], "before": {"parent": old_parent_id, "path": old_path},
                               "after": {"parent": new_parent_id, "path": code_path(code)}})
+        undo.remember(study=code.study, action="code.move", actor=actor, before=snapshot,
+                      label=f"moving “{code.name}”")
         return code
 
 
@@ -241,11 +250,16 @@ def code_merge(*, source: Code, target: Code, actor: Any) -> dict[str, int]:
         if tree.would_cycle(_parents(source.study_id), source.pk, target.pk):
             raise ValidationError(f"{source.name!r} cannot be merged into {target.name!r}, which is inside it.")
         before = {"source": code_path(source), "target": code_path(target), "source_id": source.pk}
+        parents = _parents(source.study_id)
+        snapshot = undo.capture(source.study_id, {source.pk, target.pk, *tree.descendants(parents, source.pk),
+                                                  *tree.descendants(parents, target.pk)})
         parent_id, study = source.parent_id, source.study
         totals = _merge(source, target)
         _renumber(study.pk, parent_id)
         audit_record(study=study, actor=actor, action="code.merge", obj=target,
                      details={"codes": [before["source_id"], target.pk], "before": before, "after": totals})
+        undo.remember(study=study, action="code.merge", actor=actor, before=snapshot,
+                      label=f"merging “{before['source'][-1]}” into “{target.name}”")
         return totals
 
 
@@ -262,6 +276,7 @@ def code_split(
         if not ids:
             raise ValidationError("Choose at least one coding to move.")
         codings = list(Coding.objects.filter(code=code, pk__in=ids))
+        snapshot = undo.capture(code.study_id, {code.pk, *([target.pk] if target is not None else [])})
         if len(codings) != len(ids):
             raise ValidationError("Some of the chosen codings are not codings of this code (reload the page).")
         if target is None:
@@ -280,6 +295,8 @@ def code_split(
         audit_record(study=code.study, actor=actor, action="code.split", obj=code,
                      details={"codes": [code.pk, target.pk], "before": {"code": code_path(code)},
                               "after": {"target": code_path(target), **result}})
+        undo.remember(study=code.study, action="code.split", actor=actor, before=snapshot,
+                      label=f"moving {moved + folded} coding(s) from “{code.name}” to “{target.name}”")
         return target, result
 
 
@@ -298,6 +315,8 @@ def code_delete(*, code: Code, mode: str, actor: Any) -> dict[str, int]:
         lock_study(code.study_id)
         code = _fresh(code)
         study, path = code.study, code_path(code)
+        snapshot = undo.capture(study.pk, {code.pk, *tree.descendants(_parents(study.pk), code.pk),
+                                           *([code.parent_id] if code.parent_id else [])})
         if mode == "move_to_parent":
             parent = code.parent
             if parent is None:
@@ -316,5 +335,7 @@ def code_delete(*, code: Code, mode: str, actor: Any) -> dict[str, int]:
             details = {"mode": mode, "codings_deleted": deleted_codings, "codes_deleted": sorted(names.values())}
         audit_record(study=study, actor=actor, action="code.delete", obj=code,
                      details={"codes": [code.pk], "before": {"path": path}, "after": details})
+        undo.remember(study=study, action="code.delete", actor=actor, before=snapshot,
+                      label=f"deleting “{path[-1]}”")
         return details
 

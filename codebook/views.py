@@ -12,8 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from interviews.access import StudyAccess, access_study
 from interviews.models import AuditEvent
 from interviews.selectors import visible_codings
+from workbench.errors import Conflict
 
-from . import interchange, restructure, services
+from . import interchange, restructure, services, undo
 from .models import Code
 from .selectors import code_tree
 
@@ -63,15 +64,22 @@ def codebook(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, f"{len(report['added'])} code(s) added"
                                           f"{': ' + added if added else ''}; {report['matched_by_guid']} matched by "
                                           f"GUID, {report['matched_by_path']} by path.")
+            elif action == "undo":
+                step = undo.codebook_undo(study=access.study, actor=request.user)
+                messages.success(request, f"Undone: {step.label}.")
             else:
                 raise ValidationError("Unknown action.")
             return redirect("codebook", slug=access.study.slug)
         except ValidationError as exc:
             messages.error(request, _reason(exc))
             status = 400
+        except Conflict as exc:
+            messages.error(request, str(exc))
+            status = 409
     rows = code_tree(access)
     return render(request, "codebook/codebook.html",
-                  {"access": access, "study": access.study, "rows": rows}, status=status)
+                  {"access": access, "study": access.study, "rows": rows,
+                   "undo_step": undo.undo_available(access.study) if access.is_pi else None}, status=status)
 
 
 @login_required
