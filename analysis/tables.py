@@ -14,13 +14,13 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .frequencies import CodeNode, ancestors_map
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One coding, reduced to what the tables need."""
+class Fact(NamedTuple):
+    """One coding, reduced to what the tables need (a named tuple: a million of them are made per table)."""
 
     coding_id: int
     code_id: int
