@@ -140,3 +140,17 @@ def test_unreachable_queue_answers_503_with_a_message_and_no_running_run(login, 
     # When the queue is back, new requests work (here: in-process).
     response = client.post(reverse("analysis_home", args=[world.study.slug]), {"kind": "drivers"})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("kind", ["drivers", "crosstab", "cooccurrence", "matrix"])
+def test_a_study_without_transcripts_gives_empty_tables_not_an_error(world, kind):
+    from interviews import services as study_services
+
+    empty = study_services.study_create(name="Empty", template="migration-drivers", pi=world.users["pi"])
+    study_services.attribute_define(study=empty, name="Gender", type="choice", choices=["Female", "Male"])
+    raw = {"attribute": "Gender"} if kind == "crosstab" else {}
+    result = services.compute(empty, kind, services.clean_parameters(empty, kind, raw))
+    assert result.get("n", 0) == 0
+    # And a filter that matches nobody.
+    raw = {**raw, "filters": {"attributes": {"Gender": ["Male"]}}}
+    assert services.compute(world.study, kind, services.clean_parameters(world.study, kind, raw)).get("n", 0) == 0
