@@ -1,7 +1,6 @@
 """Importing a REFI-QDA project from the browser: stage the upload, let a Celery task import it, report."""
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from .models import ProjectImport, RunStatus
 from .qdpx import import_project
 
 MAX_UPLOAD = 200 * 1024 * 1024
-logger = logging.getLogger(__name__)
 
 
 def _path(record: ProjectImport | str) -> Path:
@@ -49,17 +47,10 @@ QUEUE_UNAVAILABLE = "The import service is unavailable (task queue unreachable).
 
 
 def _enqueue(task: Any, record: ProjectImport) -> None:
-    try:
-        task.delay(str(record.pk))
-    except Exception as exc:  # the broker is unreachable: say so, keep no upload
-        logger.warning("could not enqueue project import %s: %s", record.pk, type(exc).__name__)
+    if not jobs.enqueue(task, str(record.pk)):  # the broker is unreachable: say so, keep no upload
         ProjectImport.objects.filter(pk=record.pk, status=RunStatus.QUEUED).update(status=RunStatus.FAILED,
                                                                                   error=QUEUE_UNAVAILABLE)
         _path(record).unlink(missing_ok=True)
-
-
-class _TakenOver(Exception):
-    """Another worker finished this import while this one was presumed dead: undo this one's copy."""
 
 
 def project_import_execute(*, import_id: str) -> str:
@@ -68,7 +59,7 @@ def project_import_execute(*, import_id: str) -> str:
     claimed = jobs.claim(ProjectImport, import_id, queued=RunStatus.QUEUED, running=RunStatus.RUNNING,
                          failed=RunStatus.FAILED)
     if claimed == jobs.BUSY:
-        return "busy"
+        return jobs.BUSY
     if claimed == jobs.GAVE_UP:
         _path(import_id).unlink(missing_ok=True)
         return RunStatus.FAILED
@@ -85,8 +76,8 @@ def project_import_execute(*, import_id: str) -> str:
                 "codings": report.codings, "users": report.users, "unplaced": report.unplaced[:500],
                 "skipped_sources": report.skipped_sources})
             if not written:
-                raise _TakenOver
-    except _TakenOver:
+                raise jobs.TakenOver  # another worker finished it meanwhile: undo this copy
+    except jobs.TakenOver:
         return "skipped"
     except jobs.TRANSIENT:
         raise  # the database went away mid-import: nothing was kept, the task retries with the file still here

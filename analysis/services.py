@@ -279,10 +279,7 @@ def analysis_request(*, study: Study, kind: str, parameters: dict[str, Any], use
 
 
 def _enqueue(run_id: int, task: Any) -> None:
-    try:
-        task.delay(run_id)
-    except Exception as exc:  # the broker is unreachable: say so on the run instead of leaving it queued
-        logger.warning("could not enqueue analysis run %s: %s", run_id, type(exc).__name__)
+    if not jobs.enqueue(task, run_id):  # the broker is unreachable: say so on the run instead of leaving it queued
         AnalysisRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
             status=RunStatus.FAILED,
             finished_at=timezone.now(),
@@ -303,7 +300,7 @@ def run_execute(*, run_id: int) -> str:
     tries again later) or "skipped" (nothing to do)."""
     claimed = run_claim(run_id=run_id)
     if claimed == jobs.BUSY:
-        return "busy"
+        return jobs.BUSY
     if claimed == jobs.GAVE_UP:
         return RunStatus.FAILED
     if claimed != jobs.CLAIMED:

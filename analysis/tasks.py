@@ -6,26 +6,19 @@ by then the job is finished (the copy does nothing) or its worker has died (the 
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 
-from workbench.jobs import TASK_OPTIONS
+from workbench.jobs import TASK_OPTIONS, retry_if_busy
 
 from .services import run_execute
 
 
 @shared_task(**TASK_OPTIONS)
 def run_analysis(self, run_id: int) -> str:
-    outcome = run_execute(run_id=run_id)
-    if outcome == "busy":
-        raise self.retry(countdown=settings.TASK_LEASE_SECONDS)
-    return outcome
+    return retry_if_busy(self, run_execute(run_id=run_id))
 
 
 @shared_task(**TASK_OPTIONS)
 def run_project_import(self, import_id: str) -> str:
     from .project_import import project_import_execute
 
-    outcome = project_import_execute(import_id=import_id)
-    if outcome == "busy":
-        raise self.retry(countdown=settings.TASK_LEASE_SECONDS)
-    return outcome
+    return retry_if_busy(self, project_import_execute(import_id=import_id))

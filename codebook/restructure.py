@@ -276,9 +276,9 @@ def code_split(
         if not ids:
             raise ValidationError("Choose at least one coding to move.")
         codings = list(Coding.objects.filter(code=code, pk__in=ids))
-        snapshot = undo.capture(code.study_id, {code.pk, *([target.pk] if target is not None else [])})
         if len(codings) != len(ids):
             raise ValidationError("Some of the chosen codings are not codings of this code (reload the page).")
+        snapshot = undo.capture(code.study_id, {code.pk, *([target.pk] if target is not None else [])})
         if target is None:
             if not new_name.strip():
                 raise ValidationError("Choose a code to move the codings to, or name a new one.")

@@ -17,10 +17,6 @@ from .pseudonymise import Entry, Matcher, Proposal, apply, leftovers
 from .services import audit_record, content_hash, normalise_text, participant_create, transcript_create
 
 
-class _TakenOver(Exception):
-    """Another worker took this batch over while this one was presumed dead: stop without writing more."""
-
-
 def import_commit(*, batch_id: str) -> str:
     """Store the reviewed batch: one transaction per file (the file's transcript and its outcome together), then
     delete the raw uploads. Claimed through ``workbench.jobs``: a worker killed mid-batch leaves the files stored so
@@ -28,7 +24,7 @@ def import_commit(*, batch_id: str) -> str:
     claimed = jobs.claim(ImportBatch, batch_id, queued=ImportStatus.QUEUED, running=ImportStatus.RUNNING,
                          failed=ImportStatus.FAILED)
     if claimed == jobs.BUSY:
-        return "busy"
+        return jobs.BUSY
     if claimed == jobs.GAVE_UP:
         _delete_raw(ImportBatch.objects.get(pk=batch_id))
         return ImportStatus.FAILED
@@ -38,7 +34,7 @@ def import_commit(*, batch_id: str) -> str:
     try:
         with jobs.heartbeat(ImportBatch, batch_id, running=ImportStatus.RUNNING):
             status = _commit(batch)
-    except _TakenOver:
+    except jobs.TakenOver:
         return "skipped"
     except jobs.TRANSIENT:
         raise  # the database went away: the files stored so far stay, the task retries and goes on with the rest
@@ -88,7 +84,7 @@ def _commit(batch: ImportBatch) -> str:
                 outcome = _commit_item(study, user, item, decision, matcher, manifest["tags"], shown_name)
             outcomes.append({**outcome, "index": item["index"]})
             if not _still_mine(batch).update(progress=int(100 * n / len(items)), outcomes=outcomes):
-                raise _TakenOver
+                raise jobs.TakenOver
 
     with transaction.atomic():
         status = _finish(batch, decisions, entries, outcomes, len(items))
@@ -110,7 +106,7 @@ def _finish(batch: ImportBatch, decisions: dict[str, Any], entries: list[Entry],
     stored = sum(1 for o in outcomes if o["status"] == "stored")
     if not _still_mine(batch).update(status=ImportStatus.DONE, progress=100, outcomes=outcomes,
                                      key_download_pending=key_pending):
-        raise _TakenOver
+        raise jobs.TakenOver
     audit_record(study=study, actor=user, action="import.commit", obj=batch,
                  details={"files": files, "stored": stored, "key_kept": bool(decisions.get("keep_key"))})
     return ImportStatus.DONE

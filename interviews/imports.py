@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from workbench import jobs
 from workbench.errors import Conflict, QueueUnavailable
 
 from . import keystore
@@ -31,8 +31,6 @@ from .models import ImportBatch, ImportStatus, Study
 from .pseudonymise import Entry, Matcher, Proposal, propose
 from .readers import ARCHIVE, Limits, ReadError, expand_archive, extension, read_document, safe_name
 from .services import audit_record
-
-logger = logging.getLogger(__name__)
 
 PARTICIPANT_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([Pp]\d{1,4})(?![0-9])")
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -318,10 +316,7 @@ QUEUE_UNAVAILABLE = ("The import service is unavailable (task queue unreachable)
 
 
 def _enqueue_commit(task: Any, batch_id: str) -> None:
-    try:
-        task.delay(batch_id)
-    except Exception as exc:  # the broker is unreachable: the batch goes back to its review, nothing is lost
-        logger.warning("could not enqueue import %s: %s", batch_id, type(exc).__name__)
+    if not jobs.enqueue(task, batch_id):  # the broker is unreachable: the batch goes back to its review
         ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.QUEUED).update(status=ImportStatus.STAGED)
 
 

@@ -3,7 +3,6 @@ and one template include per run costs more than the rest of the page. Every pie
 ``escape``; the result is marked safe only here."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from codebook.highlight import Run
 from codebook.models import Code, Coding
+from codebook.services import COLOR_RE
 
 from .turns import Paragraph
 
@@ -29,48 +29,34 @@ class Names:
 LIST_IN_PAGE = 150
 
 
-COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-
-
 def code_styles(codes: Iterable[Code]) -> SafeString:
     """One rule per code setting a highlight's colour (``k<id>``) or its second colour (``j<id>``): a class on each
     mark instead of a style attribute. Only #rrggbb colours get through."""
     rules = []
     for code in codes:
-        color = code.color if COLOR.fullmatch(code.color or "") else "#888888"
+        color = code.color if COLOR_RE.match(code.color or "") else "#888888"
         rules.append(f".k{int(code.pk)}{{--hl:{color}}}.j{int(code.pk)}{{--hl2:{color}}}")
     return mark_safe("".join(rules))  # noqa: S308 - integers and validated colours only
 
 
-class _Labels:
-    """Per-coding code ids, looked up once per coding rather than once per run. (A mark's tooltip, naming its codes
-    and coders, is set by the script when the pointer reaches it: a megabyte less to parse on long pages.)"""
-
-    def __init__(self, by_id: Mapping[int, Coding], names: Names) -> None:
-        self.by_id = by_id
-        self.names = names
-
-    def code_of(self, coding_id: int) -> int:
-        return int(self.by_id[coding_id].code_id)
-
-
-def _run_html(text: str, run: Run, labels: _Labels) -> str:
+def _run_html(text: str, run: Run, by_id: Mapping[int, Coding]) -> str:
+    # Colours come from a class per code (code_styles). A mark's tooltip, naming its codes and coders, is set by the
+    # script when the pointer reaches it: a megabyte less to parse on long pages.
     piece = escape(text[run.start : run.end])
     if not run.codings:
         return f'<span data-o="{run.start}">{piece}</span>'
-    classes = f"hl k{labels.code_of(run.codings[0])}"
+    classes = f"hl k{int(by_id[run.codings[0]].code_id)}"
     if len(run.codings) > 1:
-        classes += f" overlap j{labels.code_of(run.codings[1])}"
+        classes += f" overlap j{int(by_id[run.codings[1]].code_id)}"
     ids = " ".join(map(str, run.codings))
     return f'<mark class="{classes}" data-o="{run.start}" data-codings="{ids}">{piece}</mark>'
 
 
 def transcript_html(
-    text: str, paras: Sequence[Paragraph], runs: Iterable[list[Run]], by_id: Mapping[int, Coding], names: Names
+    text: str, paras: Sequence[Paragraph], runs: Iterable[list[Run]], by_id: Mapping[int, Coding]
 ) -> SafeString:
     """One ``<p>`` per paragraph with its offsets; a speaker label set apart; one element per run of coverage."""
     runs = iter(runs)
-    labels = _Labels(by_id, names)
     out: list[str] = []
     for p in paras:
         label_runs = next(runs) if p.speaker is not None else []
@@ -79,10 +65,10 @@ def transcript_html(
         out.append(f'<p class="{kind}" data-s="{p.start}" data-b="{p.body_start}" data-e="{p.end}">')
         if p.speaker is not None:
             out.append('<span class="speaker">')
-            out.extend(_run_html(text, r, labels) for r in label_runs)
+            out.extend(_run_html(text, r, by_id) for r in label_runs)
             out.append("</span>")
         out.append('<span class="body">')
-        out.extend(_run_html(text, r, labels) for r in body_runs)
+        out.extend(_run_html(text, r, by_id) for r in body_runs)
         out.append("</span></p>\n")
     return mark_safe("".join(out))  # noqa: S308 - every text piece above is escaped
 

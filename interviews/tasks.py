@@ -3,16 +3,12 @@ the retry of a busy job)."""
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 
-from workbench.jobs import TASK_OPTIONS
+from workbench.jobs import TASK_OPTIONS, retry_if_busy
 
 from .import_commit import import_commit
 
 
 @shared_task(**TASK_OPTIONS)
 def import_commit_task(self, batch_id: str) -> str:
-    outcome = import_commit(batch_id=batch_id)
-    if outcome == "busy":
-        raise self.retry(countdown=settings.TASK_LEASE_SECONDS)
-    return outcome
+    return retry_if_busy(self, import_commit(batch_id=batch_id))

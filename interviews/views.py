@@ -133,7 +133,7 @@ def transcript_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             ranges.append((p.start, p.body_start))
         ranges.append((p.body_start, p.end))
     runs = runs_for_ranges(ranges, (Span(c.pk, c.start, c.end) for c in codings))
-    text_html = transcript_html(transcript.text, paras, runs, by_id, names)
+    text_html = transcript_html(transcript.text, paras, runs, by_id)
     return render(
         request,
         "interviews/transcript.html",

@@ -127,22 +127,17 @@ class Browser:
 
     def request(self, method: str, path: str, data: dict[str, str] | None = None) -> tuple[int, dict, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, method=method)
-        if method == "POST":
-            req.add_header("Referer", self.base + path)
-            token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
-            req.add_header("X-CSRFToken", token)
-        try:
-            with self.opener.open(req, timeout=30) as response:
-                return response.status, dict(response.headers), response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read().decode()
+        return self._open(urllib.request.Request(self.base + path, data=body, method=method), path)
 
     def request_json(self, method: str, path: str, data: dict) -> tuple[int, dict, str]:
         req = urllib.request.Request(self.base + path, data=json.dumps(data).encode(), method=method)
         req.add_header("Content-Type", "application/json")
-        req.add_header("Referer", self.base + path)
-        req.add_header("X-CSRFToken", next((c.value for c in self.jar if c.name == "csrftoken"), ""))
+        return self._open(req, path)
+
+    def _open(self, req: urllib.request.Request, path: str) -> tuple[int, dict, str]:
+        if req.get_method() != "GET":
+            req.add_header("Referer", self.base + path)
+            req.add_header("X-CSRFToken", next((c.value for c in self.jar if c.name == "csrftoken"), ""))
         try:
             with self.opener.open(req, timeout=30) as response:
                 return response.status, dict(response.headers), response.read().decode()

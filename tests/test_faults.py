@@ -67,7 +67,7 @@ def workers(fault_env):
 
 
 @pytest.fixture
-def send(fault_env, monkeypatch):
+def send(fault_env):
     """Send a task to the fault tests' broker (the test process itself runs no tasks)."""
     from workbench.celery import app
 

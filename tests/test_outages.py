@@ -5,10 +5,10 @@ Needs the servers started by ``scripts/testservers.py`` (``make test``); skipped
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,7 +21,7 @@ from benchmarks import load
 from codebook.models import Code, Coding
 from interviews.demo import DEMO_PASSWORD, demo_load
 
-from .live import Browser, app_env, free_port, start_gunicorn, start_worker
+from .live import ROOT, Browser, app_env, start_gunicorn, start_worker
 from .test_load import team
 
 REDIS_URL = os.environ.get("WORKBENCH_TEST_REDIS_URL", "")
@@ -34,35 +34,13 @@ pytestmark = [
 ]
 
 
-class OwnRedis:
-    """A redis-server on a fixed port that the test can stop and start again."""
-
-    def __init__(self, directory) -> None:
-        self.port, self.dir, self.proc = free_port(), directory, None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+def own_redis(directory):
+    """A redis-server of this test's own, on a fixed port, that can be stopped and started again (the same helper
+    that scripts/testservers.py starts the suite's Redis with)."""
+    spec = importlib.util.spec_from_file_location("testservers", ROOT / "scripts" / "testservers.py")
+    testservers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(testservers)
+    return testservers.RedisServer(shutil.which("redis-server"), directory)
 
 
 def needs_postgres() -> None:
@@ -76,9 +54,8 @@ def test_with_redis_stopped_coding_browsing_and_exports_work_and_analysis_says_5
     study, _ = demo_load()
     transcript = study.transcripts.order_by("pk").first()
     code = Code.objects.filter(study=study, codable=True, parent__isnull=False).first()
-    redis = OwnRedis(tmp_path)
-    redis.start()
-    env = app_env(redis.url, tmp_path / "var")
+    redis = own_redis(tmp_path)
+    env = app_env(redis.start(), tmp_path / "var")
     worker = start_worker(env)
     server, base = start_gunicorn(env)
     try:

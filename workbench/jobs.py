@@ -44,6 +44,28 @@ OVER = "over"  # finished, failed or withdrawn: nothing to do
 GAVE_UP = "gave_up"  # its workers died too often; now marked failed
 
 
+class TakenOver(Exception):
+    """Another worker took this job over while this one was presumed dead: stop without writing more."""
+
+
+def enqueue(task: Any, job_id: Any) -> bool:
+    """Send the job's task. False (and a log line) when the broker cannot be reached, so that the caller says so on
+    the job row instead of leaving it queued with nothing behind it."""
+    try:
+        task.delay(job_id)
+    except Exception as exc:
+        logger.warning("could not enqueue %s for %s: %s", task.name, job_id, type(exc).__name__)
+        return False
+    return True
+
+
+def retry_if_busy(task: Any, outcome: str) -> str:
+    """In a bound task: a job another live worker holds is looked at again after one lease."""
+    if outcome == BUSY:
+        raise task.retry(countdown=settings.TASK_LEASE_SECONDS)
+    return outcome
+
+
 def gave_up_message(attempts: int) -> str:
     return (f"Gave up: the worker running this stopped {attempts} times without finishing (killed, out of memory or "
             "crashed). Check the worker's log, then ask again.")
